@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Options;
+
+namespace WStunnel.Agent.Configuration;
+
+/// <summary>Checks agent options at start-up; every message names the setting.</summary>
+internal sealed class AgentOptionsValidator : IValidateOptions<WStunnelAgentOptions>
+{
+    public const int MinimumTokenLength = 16;
+
+    public ValidateOptionsResult Validate(string? name, WStunnelAgentOptions options)
+    {
+        var errors = new List<string>();
+        const string Section = WStunnelAgentOptions.SectionName;
+        if (options.Server is null)
+        {
+            errors.Add($"{Section}:Server is required (e.g. wss://gateway.example.com).");
+        }
+        else if (!options.Server.IsAbsoluteUri || options.Server.Scheme is not ("wss" or "https" or "ws" or "http"))
+        {
+            errors.Add($"{Section}:Server must be a wss:// URL (got '{options.Server}').");
+        }
+        else if (options.Server.Scheme is "ws" or "http" && !options.Insecure)
+        {
+            errors.Add($"{Section}:Server uses {options.Server.Scheme}://, which is not encrypted; use wss:// or set Insecure.");
+        }
+
+        if (string.IsNullOrEmpty(options.Token) == string.IsNullOrEmpty(options.TokenFile))
+        {
+            errors.Add($"{Section}: set exactly one of Token or TokenFile.");
+        }
+        else
+        {
+            try
+            {
+                if (AgentToken.Read(options).Length < MinimumTokenLength)
+                {
+                    errors.Add($"{Section}:Token must be at least {MinimumTokenLength} characters.");
+                }
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add($"{Section}:{ex.Message}");
+            }
+        }
+
+        if (!options.Target.IsAbsoluteUri || options.Target.Scheme is not ("http" or "https") || options.Target.PathAndQuery != "/")
+        {
+            errors.Add($"{Section}:Target must be an origin such as http://localhost:80, without a path (got '{options.Target}').");
+        }
+
+        if (options.CaCertificateFile is { } ca && !File.Exists(ca))
+        {
+            errors.Add($"{Section}:CaCertificateFile '{ca}' does not exist.");
+        }
+
+        if (options.Proxy is { } proxy && (!proxy.IsAbsoluteUri || proxy.Scheme != "http"))
+        {
+            errors.Add($"{Section}:Proxy must be an http:// URL of an HTTP CONNECT proxy (got scheme '{proxy.Scheme}').");
+        }
+
+        if (options.ReconnectDelay <= TimeSpan.Zero || options.MaxReconnectDelay < options.ReconnectDelay)
+        {
+            errors.Add($"{Section}:ReconnectDelay must be positive and no larger than MaxReconnectDelay.");
+        }
+
+        if (options.KeepAliveTimeout <= options.KeepAliveInterval || options.KeepAliveInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"{Section}:KeepAliveTimeout must be longer than KeepAliveInterval, and both positive.");
+        }
+
+        if (options.ConnectTimeout <= TimeSpan.Zero || options.TargetResponseTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"{Section}:ConnectTimeout and TargetResponseTimeout must be positive.");
+        }
+
+        if (options.MaxConcurrentRequests < 1 || options.StreamWindow < 64 * 1024 || options.SessionWindow < options.StreamWindow)
+        {
+            errors.Add($"{Section}: MaxConcurrentRequests must be at least 1, StreamWindow at least 65536 and SessionWindow at least StreamWindow.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

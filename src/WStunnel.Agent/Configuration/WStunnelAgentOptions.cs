@@ -1,0 +1,62 @@
+namespace WStunnel.Agent;
+
+/// <summary>Settings of a WStunnel agent, bound from the <c>WStunnelAgent</c> configuration section.</summary>
+public sealed class WStunnelAgentOptions
+{
+    /// <summary>The configuration section these options are bound from.</summary>
+    public const string SectionName = "WStunnelAgent";
+
+    /// <summary>The gateway, e.g. <c>wss://gateway.example.com</c>; the path defaults to <c>/_tunnel</c>.</summary>
+    public Uri? Server { get; set; }
+
+    /// <summary>The token this agent serves (prefer <see cref="TokenFile"/>: process arguments are visible to other users).</summary>
+    public string? Token { get; set; }
+
+    /// <summary>A file whose content (trimmed) is the token.</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>The local server requests are replayed against. Default: <c>http://localhost:80</c>.</summary>
+    public Uri Target { get; set; } = new("http://localhost:80");
+
+    /// <summary>A PEM file of CA certificates trusted for the gateway's certificate, in addition to the system store.</summary>
+    public string? CaCertificateFile { get; set; }
+
+    /// <summary>Accept any gateway certificate. Dangerous: anyone on the path can read the tunnel.</summary>
+    public bool Insecure { get; set; }
+
+    /// <summary>An HTTP CONNECT proxy, <c>http://[user:pass@]host:port</c>. When unset, <c>HTTPS_PROXY</c>/<c>NO_PROXY</c> apply.</summary>
+    public Uri? Proxy { get; set; }
+
+    /// <summary>First reconnect delay's upper bound; it doubles per failed attempt. Default: 1 s.</summary>
+    public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Largest reconnect delay. Default: 60 s.</summary>
+    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A connection that lasted this long resets the backoff. Default: 30 s.</summary>
+    public TimeSpan StableConnectionTime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Time to reach the gateway and complete the tunnel handshake. Default: 15 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Silence on the tunnel after which the agent pings. Default: 15 s.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Silence after which the gateway is considered gone and the agent reconnects. Default: 45 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>How long the target may take to send response headers before the client gets 504. Default: 100 s.</summary>
+    public TimeSpan TargetResponseTimeout { get; set; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>How long requests in flight may finish when the agent stops. Default: 10 s.</summary>
+    public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Concurrent requests this agent accepts. Default: 512.</summary>
+    public int MaxConcurrentRequests { get; set; } = 512;
+
+    /// <summary>Request body bytes the gateway may send ahead per request. Default: 1 MiB.</summary>
+    public int StreamWindow { get; set; } = 1024 * 1024;
+
+    /// <summary>Request body bytes the gateway may send ahead across all requests. Default: 16 MiB.</summary>
+    public int SessionWindow { get; set; } = 16 * 1024 * 1024;
+}

@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.WebSockets;
+using Microsoft.Extensions.Logging;
+using WStunnel.Agent.Diagnostics;
+using WStunnel.Protocol.Transports;
+
+namespace WStunnel.Agent.Connection;
+
+/// <summary>
+/// Dials the gateway: a WebSocket over TLS, through an HTTP CONNECT proxy when one is configured
+/// (explicitly or by <c>HTTPS_PROXY</c>), with the gateway's certificate verified.
+/// </summary>
+internal sealed class GatewayConnector : IDisposable
+{
+    /// <summary>The registration request header that carries the token; never the URL, which proxies and servers log.</summary>
+    public const string TokenHeader = "X-WStunnel-Token";
+
+    private readonly WStunnelAgentOptions _options;
+    private readonly HttpMessageInvoker _invoker;
+
+    public GatewayConnector(WStunnelAgentOptions options, ILogger logger)
+    {
+        _options = options;
+        EndpointUri = TunnelEndpoint(options.Server!);
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = options.ConnectTimeout,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+        };
+
+        if (options.Insecure)
+        {
+            AgentLog.InsecureMode(logger, EndpointUri);
+#pragma warning disable CA5359 // The operator asked for no verification with --insecure, and it is logged loudly above.
+            handler.SslOptions.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
+#pragma warning restore CA5359
+        }
+        else
+        {
+            var validator = GatewayCertificateValidator.FromFile(options.CaCertificateFile);
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => validator.Validate(certificate, chain, errors);
+        }
+
+        if (options.Proxy is { } proxy)
+        {
+            handler.Proxy = CreateProxy(proxy);
+            handler.UseProxy = true;
+            AgentLog.UsingProxy(logger, $"{proxy.Scheme}://{proxy.Authority}");
+        }
+
+        _invoker = new HttpMessageInvoker(handler);
+    }
+
+    /// <summary>The registration URL: the configured server, with <c>/_tunnel</c> when no path was given.</summary>
+    public Uri EndpointUri { get; }
+
+    public async Task<WebSocket> ConnectAsync(string token, CancellationToken cancellationToken)
+    {
+        var webSocket = new ClientWebSocket();
+        webSocket.Options.AddSubProtocol(WebSocketTransport.SubProtocol);
+        webSocket.Options.SetRequestHeader(TokenHeader, token);
+        webSocket.Options.KeepAliveInterval = _options.KeepAliveInterval;
+        webSocket.Options.KeepAliveTimeout = _options.KeepAliveTimeout;
+        webSocket.Options.CollectHttpResponseDetails = true;
+        webSocket.Options.HttpVersion = HttpVersion.Version11;
+        webSocket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        try
+        {
+            await webSocket.ConnectAsync(EndpointUri, _invoker, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WebSocketException ex) when (webSocket.HttpStatusCode != 0 && webSocket.HttpStatusCode != HttpStatusCode.SwitchingProtocols)
+        {
+            var status = webSocket.HttpStatusCode;
+            webSocket.Dispose();
+            throw new GatewayRefusedException(status, ex);
+        }
+        catch
+        {
+            webSocket.Dispose();
+            throw;
+        }
+
+        if (webSocket.SubProtocol != WebSocketTransport.SubProtocol)
+        {
+            webSocket.Abort();
+            webSocket.Dispose();
+            throw new GatewayRefusedException(HttpStatusCode.SwitchingProtocols, null,
+                $"the server at {EndpointUri} accepted the WebSocket but not the '{WebSocketTransport.SubProtocol}' protocol: is it a WStunnel gateway?");
+        }
+
+        return webSocket;
+    }
+
+    public void Dispose() => _invoker.Dispose();
+
+    internal static Uri TunnelEndpoint(Uri server)
+    {
+        var builder = new UriBuilder(server)
+        {
+            Scheme = server.Scheme switch { "https" => "wss", "http" => "ws", _ => server.Scheme },
+        };
+        if (builder.Path is "" or "/")
+        {
+            builder.Path = "/_tunnel";
+        }
+
+        return builder.Uri;
+    }
+
+    internal static WebProxy CreateProxy(Uri proxy)
+    {
+        var webProxy = new WebProxy(new Uri($"{proxy.Scheme}://{proxy.Authority}"));
+        if (!string.IsNullOrEmpty(proxy.UserInfo))
+        {
+            var separator = proxy.UserInfo.IndexOf(':', StringComparison.Ordinal);
+            var user = separator < 0 ? proxy.UserInfo : proxy.UserInfo[..separator];
+            var password = separator < 0 ? "" : proxy.UserInfo[(separator + 1)..];
+            webProxy.Credentials = new NetworkCredential(Uri.UnescapeDataString(user), Uri.UnescapeDataString(password));
+        }
+
+        return webProxy;
+    }
+}

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+
+namespace WStunnel.Agent.Diagnostics;
+
+/// <summary>The agent's log events. The token appears only as its fingerprint.</summary>
+internal static partial class AgentLog
+{
+    [LoggerMessage(2001, LogLevel.Information, "Connecting to {Server} for token {Fingerprint} (attempt {Attempt})")]
+    public static partial void Connecting(ILogger logger, Uri server, string fingerprint, int attempt);
+
+    [LoggerMessage(2002, LogLevel.Information, "Tunnel open to {Server} over {Transport} (session {SessionId}); serving {Target}")]
+    public static partial void Connected(ILogger logger, Uri server, string transport, Guid sessionId, Uri target);
+
+    [LoggerMessage(2003, LogLevel.Warning, "Tunnel to {Server} closed: {Reason}")]
+    public static partial void Disconnected(ILogger logger, Uri server, string reason);
+
+    [LoggerMessage(2004, LogLevel.Warning, "Could not open the tunnel to {Server}: {Reason}")]
+    public static partial void ConnectFailed(ILogger logger, Uri server, string reason);
+
+    [LoggerMessage(2005, LogLevel.Information, "Reconnecting in {Delay}")]
+    public static partial void Reconnecting(ILogger logger, TimeSpan delay);
+
+    [LoggerMessage(2006, LogLevel.Warning, "Gateway certificate verification is DISABLED (--insecure): anyone between this agent and {Server} can read and change the tunnel's traffic")]
+    public static partial void InsecureMode(ILogger logger, Uri server);
+
+    [LoggerMessage(2007, LogLevel.Information, "Using HTTP CONNECT proxy {Proxy}")]
+    public static partial void UsingProxy(ILogger logger, string proxy);
+
+    [LoggerMessage(2010, LogLevel.Warning, "Target {Target} failed for {Method} request: {Reason}")]
+    public static partial void TargetFailed(ILogger logger, Uri target, string method, string reason);
+
+    [LoggerMessage(2011, LogLevel.Warning, "Request refused: {Reason}")]
+    public static partial void RequestRefused(ILogger logger, string reason);
+
+    [LoggerMessage(2020, LogLevel.Information, "Agent stopping: letting {Count} requests finish within {GracePeriod}")]
+    public static partial void Stopping(ILogger logger, int count, TimeSpan gracePeriod);
+}

@@ -1,0 +1,234 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using WStunnel.Agent.Diagnostics;
+using WStunnel.Protocol.Frames;
+using WStunnel.Protocol.Http;
+using WStunnel.Protocol.Session;
+
+namespace WStunnel.Agent.Dispatch;
+
+/// <summary>
+/// Replays each tunnel stream against the one configured target origin and streams the answer back.
+/// It is not a proxy: origin-form paths only, no redirects, no cookies, no decompression.
+/// </summary>
+internal sealed class TargetDispatcher : IDisposable
+{
+    private readonly Uri _target;
+    private readonly string _origin;
+    private readonly TimeSpan _responseTimeout;
+    private readonly HttpMessageInvoker _client;
+    private readonly ILogger _logger;
+
+    public TargetDispatcher(WStunnelAgentOptions options, ILogger logger)
+    {
+        _target = options.Target;
+        _origin = options.Target.GetLeftPart(UriPartial.Authority);
+        _responseTimeout = options.TargetResponseTimeout;
+        _logger = logger;
+        _client = new HttpMessageInvoker(new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseProxy = false,
+            ActivityHeadersPropagator = null, // the gateway's trace context arrives in the request's own headers
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+        });
+    }
+
+    public async Task HandleAsync(TunnelStream stream)
+    {
+        var head = stream.RequestHead!;
+        using var request = BuildRequest(stream, head);
+        using var timeout = new CancellationTokenSource(_responseTimeout);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stream.Aborted, timeout.Token);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _client.SendAsync(request, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stream.Aborted.IsCancellationRequested)
+        {
+            return; // the client went away; the gateway already reset the stream
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            AgentLog.TargetFailed(_logger, _target, head.Method, $"no response within {_responseTimeout.TotalSeconds:0.#} s");
+            Answer(stream, HttpStatusCode.GatewayTimeout, "The tunnel agent's target did not answer in time.\n");
+            return;
+        }
+        catch (HttpRequestException ex)
+        {
+            AgentLog.TargetFailed(_logger, _target, head.Method, ex.Message);
+            Answer(stream, HttpStatusCode.BadGateway, ex.InnerException is SocketException
+                ? "The tunnel agent could not connect to its target.\n"
+                : "The tunnel agent's request to its target failed.\n");
+            return;
+        }
+
+        using (response)
+        {
+            await RelayResponseAsync(stream, head, response).ConfigureAwait(false);
+        }
+
+        // The answer is complete; a request body the target did not read is of no more use.
+        if (request.Content is TunnelRequestContent { Finished: false })
+        {
+            stream.Reset(ErrorCode.NoError);
+        }
+
+        stream.CloseRead();
+    }
+
+    private HttpRequestMessage BuildRequest(TunnelStream stream, RequestHead head)
+    {
+        var request = new HttpRequestMessage(new HttpMethod(head.Method), new Uri(_origin + (head.PathAndQuery == "*" ? "/" : head.PathAndQuery)))
+        {
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+
+        if (stream.RequestHasBody)
+        {
+            request.Content = new TunnelRequestContent(stream);
+        }
+
+        HashSet<string>? named = null;
+        foreach (var (name, value) in head.Headers)
+        {
+            if (string.Equals(name, "Connection", StringComparison.OrdinalIgnoreCase))
+            {
+                named = HopByHopHeaders.NamedInConnection([.. named ?? [], value]);
+            }
+        }
+
+        foreach (var (name, value) in head.Headers)
+        {
+            if (HopByHopHeaders.ShouldDrop(name, named))
+            {
+                continue;
+            }
+
+            if (!request.Headers.TryAddWithoutValidation(name, value))
+            {
+                request.Content ??= new ByteArrayContent([]);
+                request.Content.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        if (head.Authority.Length > 0)
+        {
+            request.Headers.Host = head.Authority;
+        }
+
+        return request;
+    }
+
+    private async Task RelayResponseAsync(TunnelStream stream, RequestHead head, HttpResponseMessage response)
+    {
+        var status = (int)response.StatusCode;
+        var bodyless = status is 204 or 304 || string.Equals(head.Method, "HEAD", StringComparison.OrdinalIgnoreCase);
+        stream.SendResponseHead(new ResponseHead { StatusCode = status, Headers = ResponseHeaders(response) }, endStream: bodyless);
+        if (bodyless)
+        {
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(stream.Aborted).ConfigureAwait(false);
+            int read;
+            while ((read = await body.ReadAsync(buffer, stream.Aborted).ConfigureAwait(false)) > 0)
+            {
+                await stream.WriteAsync(buffer.AsMemory(0, read), stream.Aborted).ConfigureAwait(false);
+            }
+
+            stream.Complete(Trailers(response));
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
+        {
+            if (!stream.Aborted.IsCancellationRequested)
+            {
+                AgentLog.TargetFailed(_logger, _target, head.Method, $"response body failed: {ex.Message}");
+                stream.Reset(ErrorCode.InternalError);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static List<KeyValuePair<string, string>> ResponseHeaders(HttpResponseMessage response)
+    {
+        var headers = new List<KeyValuePair<string, string>>();
+        var named = response.Headers.NonValidated.TryGetValues("Connection", out var connection)
+            ? HopByHopHeaders.NamedInConnection(connection)
+            : null;
+        foreach (var (name, values) in response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated))
+        {
+            if (HopByHopHeaders.ShouldDrop(name, named))
+            {
+                continue;
+            }
+
+            foreach (var value in values)
+            {
+                headers.Add(new(name, value));
+            }
+        }
+
+        return headers;
+    }
+
+    private static List<KeyValuePair<string, string>>? Trailers(HttpResponseMessage response)
+    {
+        List<KeyValuePair<string, string>>? trailers = null;
+        foreach (var (name, values) in response.TrailingHeaders.NonValidated)
+        {
+            foreach (var value in values)
+            {
+                (trailers ??= []).Add(new(name, value));
+            }
+        }
+
+        return trailers;
+    }
+
+    private static void Answer(TunnelStream stream, HttpStatusCode status, string message)
+    {
+        var body = System.Text.Encoding.UTF8.GetBytes(message);
+        try
+        {
+            stream.SendResponseHead(new ResponseHead
+            {
+                StatusCode = (int)status,
+                Headers = [new("Content-Type", "text/plain; charset=utf-8"), new("Content-Length", body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))],
+            }, endStream: false);
+            _ = SendAndCompleteAsync(stream, body);
+        }
+        catch (TunnelStreamException)
+        {
+            // The stream was reset meanwhile; nobody is waiting for this answer.
+        }
+    }
+
+    private static async Task SendAndCompleteAsync(TunnelStream stream, byte[] body)
+    {
+        try
+        {
+            await stream.WriteAsync(body, stream.Aborted).ConfigureAwait(false);
+            stream.Complete();
+            stream.CloseRead();
+        }
+        catch (Exception ex) when (ex is TunnelStreamException or OperationCanceledException)
+        {
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+}

@@ -1,0 +1,38 @@
+using System.Net;
+using WStunnel.Protocol.Session;
+
+namespace WStunnel.Agent.Dispatch;
+
+/// <summary>A request body streamed from the tunnel into the request to the target, chunk by chunk.</summary>
+internal sealed class TunnelRequestContent(TunnelStream stream) : HttpContent
+{
+    public bool Finished { get; private set; }
+
+    protected override Task SerializeToStreamAsync(Stream target, TransportContext? context) =>
+        SerializeToStreamAsync(target, context, CancellationToken.None);
+
+    protected override async Task SerializeToStreamAsync(Stream target, TransportContext? context, CancellationToken cancellationToken)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            }
+
+            Finished = true;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
+    }
+}

@@ -1,0 +1,89 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WStunnel.Agent;
+
+namespace WStunnel.Cli;
+
+/// <summary><c>wstunnel agent</c>: the program beside the hidden server.</summary>
+internal static partial class AgentCommand
+{
+    public const string TokenEnvironmentVariable = "WSTUNNEL_TOKEN";
+
+    public static Command Create()
+    {
+        var server = new Option<Uri>("--server") { Description = "The gateway, e.g. wss://gateway.example.com (path defaults to /_tunnel).", Required = true };
+        var tokenFile = new Option<FileInfo?>("--token-file") { Description = $"File holding the token (at least 16 characters). Or set {TokenEnvironmentVariable}." };
+        var token = new Option<string?>("--token") { Description = "The token itself. Visible to other users in the process list: prefer --token-file." };
+        var target = new Option<Uri>("--target") { Description = "Local server to replay requests against.", DefaultValueFactory = _ => new Uri("http://localhost:80") };
+        var caCert = new Option<FileInfo?>("--ca-cert") { Description = "PEM file of a private CA that signed the gateway's certificate." };
+        var insecure = new Option<bool>("--insecure") { Description = "Do not verify the gateway's certificate (dangerous; logged loudly)." };
+        var proxy = new Option<Uri?>("--proxy") { Description = "HTTP CONNECT proxy, http://[user:pass@]host:port. Default: HTTPS_PROXY / NO_PROXY." };
+        var command = new Command("agent", """
+            Run an agent: dial out to the gateway over wss, announce the token and replay the gateway's
+            requests against the local target. Reconnects forever with backoff.
+
+            Examples:
+              wstunnel agent --server wss://gateway.example.com --token-file /etc/wstunnel/token --target http://localhost:8080
+              WSTUNNEL_TOKEN=... wstunnel agent --server wss://gateway.example.com --proxy http://proxy.corp:3128
+            """)
+        { server, tokenFile, token, target, caCert, insecure, proxy };
+
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var tokenValue = result.GetValue(token);
+            var fileValue = result.GetValue(tokenFile)?.FullName;
+            var builder = Host.CreateApplicationBuilder();
+            builder.Configuration.AddEnvironmentVariables("WSTUNNEL__");
+            if (tokenValue is not null)
+            {
+                builder.Services.AddSingleton<IHostedService, TokenOnCommandLineWarning>();
+            }
+            else if (fileValue is null && Environment.GetEnvironmentVariable(TokenEnvironmentVariable) is { Length: > 0 } fromEnvironment)
+            {
+                tokenValue = fromEnvironment;
+            }
+
+            builder.Services.AddWStunnelAgent(options =>
+            {
+                options.Server = result.GetValue(server);
+                options.Token = tokenValue;
+                options.TokenFile = fileValue;
+                options.Target = result.GetValue(target)!;
+                options.CaCertificateFile = result.GetValue(caCert)?.FullName;
+                options.Insecure = result.GetValue(insecure);
+                options.Proxy = result.GetValue(proxy) ?? options.Proxy;
+            });
+
+            try
+            {
+                using var host = builder.Build();
+                await host.RunAsync(cancellationToken).ConfigureAwait(false);
+                return CliExitCodes.Success;
+            }
+            catch (OptionsValidationException ex)
+            {
+                await Console.Error.WriteLineAsync("Configuration error: " + string.Join(Environment.NewLine + "  ", ex.Failures)).ConfigureAwait(false);
+                return CliExitCodes.ConfigurationError;
+            }
+        });
+        return command;
+    }
+
+    private sealed partial class TokenOnCommandLineWarning(ILogger<TokenOnCommandLineWarning> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            Warn(logger);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        [LoggerMessage(3001, LogLevel.Warning, "The token was given with --token: other users of this machine can read it in the process list. Use --token-file or WSTUNNEL_TOKEN")]
+        private static partial void Warn(ILogger logger);
+    }
+}

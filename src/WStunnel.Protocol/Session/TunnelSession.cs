@@ -1,0 +1,1118 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Threading.Channels;
+using WStunnel.Protocol.Frames;
+using WStunnel.Protocol.Transports;
+
+namespace WStunnel.Protocol.Session;
+
+/// <summary>
+/// Multiplexes streams over one transport: a reader that dispatches frames, a writer that sends
+/// control frames first and interleaves data from ready streams round-robin, credit-based flow
+/// control per stream and per session, sequence counting with cumulative acknowledgements, and
+/// keep-alive. The session knows nothing of the transport beyond <see cref="ITunnelTransport"/>.
+/// </summary>
+internal sealed class TunnelSession : IAsyncDisposable
+{
+    public const ushort ProtocolVersion = 1;
+    private const int MaxBatchBytes = 256 * 1024;
+    private const int AckEveryFrames = 64;
+
+    private readonly ITunnelTransport _transport;
+    private readonly TunnelSessionOptions _options;
+    private readonly SessionLimits _local;
+    private readonly SessionRole _role;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<uint, TunnelStream> _streams = [];
+    private readonly Queue<OutgoingFrame> _control = new();
+    private readonly Queue<TunnelStream> _ready = new();
+    private readonly List<TunnelStream> _sessionCreditWaiters = [];
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(
+        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly byte[] _receiveBuffer;
+    private int _receiveStart;
+    private int _receiveEnd;
+
+    private SessionLimits _remote = SessionLimits.Default;
+    private SemaphoreSlim? _streamSlots;
+    private Func<TunnelStream, Task>? _onStream;
+    private long _sessionSendWindow;
+    private int _sessionReceiveUsed;
+    private int _sessionCreditPending;
+    private uint _nextStreamId = 1;
+    private uint _lastRemoteStreamId;
+    private ulong _sentSequence;
+    private ulong _receivedSequence;
+    private ulong _lastAckSent;
+    private ulong _peerAcknowledged;
+    private long _lastReceiveTimestamp;
+    private bool _goingAway;
+    private bool _closeRequested;
+    private bool _terminated;
+    private Task _writeLoop = Task.CompletedTask;
+
+    private TunnelSession(ITunnelTransport transport, TunnelSessionOptions options, SessionRole role)
+    {
+        _transport = transport;
+        _options = options;
+        _local = options.Limits;
+        _role = role;
+        _receiveBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(64 * 1024, 2 * (_local.MaxFramePayload + FrameHeader.Size)));
+        _lastReceiveTimestamp = options.TimeProvider.GetTimestamp();
+    }
+
+    /// <summary>The id the gateway issued for this session.</summary>
+    public Guid SessionId { get; private set; }
+
+    /// <summary>The transport's name, e.g. <c>websocket</c>.</summary>
+    public string TransportName => _transport.Name;
+
+    /// <summary>Completes (never faults) when the session has ended; <see cref="Failure"/> says why.</summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>Why the session ended; null for an orderly close.</summary>
+    public Exception? Failure { get; private set; }
+
+    /// <summary>The peer sent go-away: it takes no new streams.</summary>
+    public bool RemoteGoingAway { get; private set; }
+
+    /// <summary>True while new streams may be opened on this session.</summary>
+    public bool IsAvailable
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return !_terminated && !_goingAway && !RemoteGoingAway;
+            }
+        }
+    }
+
+    public int ActiveStreams
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _streams.Count;
+            }
+        }
+    }
+
+    /// <summary>Sequenced frames the peer has acknowledged.</summary>
+    public ulong PeerAcknowledged => Volatile.Read(ref _peerAcknowledged);
+
+    /// <summary>
+    /// Exchanges hellos over <paramref name="transport"/> and starts the session. The agent passes
+    /// <paramref name="onStream"/> to answer the streams the gateway opens.
+    /// </summary>
+    public static async Task<TunnelSession> StartAsync(
+        ITunnelTransport transport,
+        TunnelSessionOptions options,
+        SessionRole role,
+        Func<TunnelStream, Task>? onStream,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        ArgumentNullException.ThrowIfNull(options);
+        var session = new TunnelSession(transport, options, role) { _onStream = onStream };
+        try
+        {
+            await session.HandshakeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            session.Terminate(ex);
+            throw;
+        }
+
+        session._writeLoop = session.WriteLoopAsync();
+        _ = session.ReadLoopAsync();
+        if (options.KeepAliveInterval > TimeSpan.Zero && options.KeepAliveInterval != Timeout.InfiniteTimeSpan)
+        {
+            _ = session.KeepAliveLoopAsync();
+        }
+
+        return session;
+    }
+
+    // ---------------------------------------------------------------- handshake
+
+    private async Task HandshakeAsync(CancellationToken cancellationToken)
+    {
+        var sessionId = _role == SessionRole.Gateway ? Guid.NewGuid() : Guid.Empty;
+        var hello = new HelloMessage(ProtocolVersion, ProtocolVersion, _local, sessionId, 0);
+        var frame = new byte[FrameHeader.Size + HelloMessage.Size];
+        new FrameHeader(FrameType.Hello, FrameFlags.None, 0, HelloMessage.Size).Write(frame);
+        hello.Write(frame.AsSpan(FrameHeader.Size));
+
+        using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _options.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        try
+        {
+            await _transport.SendAsync(frame, linked.Token).ConfigureAwait(false);
+            var header = await ReceiveFrameAsync(linked.Token).ConfigureAwait(false);
+            if (header.Type != FrameType.Hello)
+            {
+                throw new TunnelProtocolException(ErrorCode.ProtocolError, $"expected a hello frame, got {header.Type}");
+            }
+
+            var peer = HelloMessage.Read(_receiveBuffer.AsSpan(_receiveStart + FrameHeader.Size, header.Length));
+            _receiveStart += FrameHeader.Size + header.Length;
+            if (peer.MinVersion > ProtocolVersion || peer.MaxVersion < ProtocolVersion)
+            {
+                throw new TunnelProtocolException(ErrorCode.UnsupportedVersion,
+                    $"peer speaks protocol versions {peer.MinVersion}..{peer.MaxVersion}, this end speaks {ProtocolVersion}");
+            }
+
+            _remote = peer.Limits;
+            _sessionSendWindow = peer.Limits.InitialSessionWindow;
+            SessionId = _role == SessionRole.Gateway ? sessionId : peer.SessionId;
+            if (_role == SessionRole.Gateway)
+            {
+                _streamSlots = new SemaphoreSlim(peer.Limits.MaxConcurrentStreams);
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the peer sent no hello within {_options.HandshakeTimeout.TotalSeconds:0.#} s");
+        }
+    }
+
+    private async ValueTask<FrameHeader> ReceiveFrameAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (_receiveEnd - _receiveStart >= FrameHeader.Size)
+            {
+                var header = FrameHeader.Read(_receiveBuffer.AsSpan(_receiveStart), _local.MaxFramePayload);
+                if (_receiveEnd - _receiveStart >= FrameHeader.Size + header.Length)
+                {
+                    return header;
+                }
+            }
+
+            await ReceiveMoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask ReceiveMoreAsync(CancellationToken cancellationToken)
+    {
+        if (_receiveStart > 0 && (_receiveBuffer.Length - _receiveEnd < FrameHeader.Size + _local.MaxFramePayload))
+        {
+            // Move the partial frame to the front so a whole frame always fits.
+            Buffer.BlockCopy(_receiveBuffer, _receiveStart, _receiveBuffer, 0, _receiveEnd - _receiveStart);
+            _receiveEnd -= _receiveStart;
+            _receiveStart = 0;
+        }
+
+        var count = await _transport.ReceiveAsync(_receiveBuffer.AsMemory(_receiveEnd), cancellationToken).ConfigureAwait(false);
+        if (count == 0)
+        {
+            throw new EndOfStreamException(RemoteGoingAway
+                ? "the peer closed the tunnel after go-away"
+                : "the peer closed the tunnel connection");
+        }
+
+        _receiveEnd += count;
+        Volatile.Write(ref _lastReceiveTimestamp, _options.TimeProvider.GetTimestamp());
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    private async Task ReadLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var header = await ReceiveFrameAsync(_stopping.Token).ConfigureAwait(false);
+                var payload = _receiveBuffer.AsSpan(_receiveStart + FrameHeader.Size, header.Length);
+                ProcessFrame(header, payload);
+                _receiveStart += FrameHeader.Size + header.Length;
+                if (_receiveStart == _receiveEnd)
+                {
+                    _receiveStart = _receiveEnd = 0;
+                }
+            }
+        }
+        catch (EndOfStreamException) when (RemoteGoingAway && ActiveStreams == 0)
+        {
+            Terminate(null);
+        }
+        catch (Exception ex)
+        {
+            Terminate(ex);
+        }
+    }
+
+    private void ProcessFrame(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.Type is not (FrameType.Ping or FrameType.Pong or FrameType.Ack or FrameType.Hello))
+        {
+            CountReceivedFrame();
+        }
+
+        switch (header.Type)
+        {
+            case FrameType.Hello:
+                throw new TunnelProtocolException(ErrorCode.ProtocolError, "hello frame after the handshake");
+            case FrameType.RequestHead:
+                OnRequestHead(header, payload);
+                break;
+            case FrameType.ResponseHead:
+                OnResponseHead(header, payload);
+                break;
+            case FrameType.Data:
+                OnData(header, payload);
+                break;
+            case FrameType.Trailers:
+                OnTrailers(header, payload);
+                break;
+            case FrameType.Reset:
+                OnReset(header, payload);
+                break;
+            case FrameType.WindowUpdate:
+                OnWindowUpdate(header, payload);
+                break;
+            case FrameType.Ping:
+                RequireLength(header, 8);
+                EnqueueControl(OutgoingFrame.UInt64(FrameType.Pong, BinaryPrimitives.ReadUInt64BigEndian(payload)));
+                break;
+            case FrameType.Pong:
+                RequireLength(header, 8);
+                break;
+            case FrameType.Ack:
+                OnAck(header, payload);
+                break;
+            case FrameType.GoAway:
+                var goAway = GoAwayMessage.Read(payload);
+                lock (_lock)
+                {
+                    RemoteGoingAway = true;
+                    RemoteGoAwayReason = goAway;
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>The peer's go-away, when it sent one.</summary>
+    public GoAwayMessage? RemoteGoAwayReason { get; private set; }
+
+    private void CountReceivedFrame()
+    {
+        _receivedSequence++;
+        if (_receivedSequence - _lastAckSent >= AckEveryFrames)
+        {
+            _lastAckSent = _receivedSequence;
+            EnqueueControl(OutgoingFrame.UInt64(FrameType.Ack, _receivedSequence));
+        }
+    }
+
+    private void OnRequestHead(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (_role != SessionRole.Agent)
+        {
+            throw new TunnelProtocolException(ErrorCode.ProtocolError, "request head sent to the gateway");
+        }
+
+        if (header.StreamId <= _lastRemoteStreamId)
+        {
+            throw new TunnelProtocolException(ErrorCode.ProtocolError, $"stream id {header.StreamId} was already used");
+        }
+
+        RequireHeadSize(header);
+        _lastRemoteStreamId = header.StreamId;
+        var head = HeadCodec.ReadRequestHead(payload);
+        TunnelStream stream;
+        lock (_lock)
+        {
+            if (_goingAway || _terminated || _streams.Count >= _local.MaxConcurrentStreams)
+            {
+                _control.Enqueue(OutgoingFrame.UInt32(FrameType.Reset, header.StreamId, (uint)ErrorCode.RefusedStream));
+                Wake();
+                return;
+            }
+
+            stream = new TunnelStream(this, header.StreamId, _remote.InitialStreamWindow, head) { RequestHasBody = !header.EndStream };
+            _streams.Add(header.StreamId, stream);
+            if (header.EndStream)
+            {
+                stream.RemoteEnded = true;
+            }
+        }
+
+        if (header.EndStream)
+        {
+            stream.DeliverEnd(null);
+        }
+
+        var handler = _onStream;
+        if (handler is null)
+        {
+            ResetStream(stream, ErrorCode.RefusedStream, sendFrame: true);
+            return;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.handler(state.stream), (handler, stream), preferLocal: false);
+    }
+
+    private void OnResponseHead(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (_role != SessionRole.Gateway)
+        {
+            throw new TunnelProtocolException(ErrorCode.ProtocolError, "response head sent to the agent");
+        }
+
+        RequireHeadSize(header);
+        var head = HeadCodec.ReadResponseHead(payload);
+        TunnelStream? stream;
+        lock (_lock)
+        {
+            stream = FindOpenStreamLocked(header.StreamId);
+            if (stream is null)
+            {
+                return;
+            }
+
+            if (stream.ResponseHead.IsCompleted)
+            {
+                throw new TunnelProtocolException(ErrorCode.ProtocolError, $"second response head on stream {header.StreamId}");
+            }
+
+            if (header.EndStream)
+            {
+                stream.RemoteEnded = true;
+            }
+        }
+
+        stream.DeliverResponseHead(head);
+        if (header.EndStream)
+        {
+            stream.DeliverEnd(null);
+            RemoveIfDone(stream);
+        }
+    }
+
+    private void OnData(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        TunnelStream? stream;
+        var deliver = false;
+        lock (_lock)
+        {
+            if (_sessionReceiveUsed + header.Length > _local.InitialSessionWindow)
+            {
+                throw new TunnelProtocolException(ErrorCode.FlowControlError, "peer overran the session window");
+            }
+
+            _sessionReceiveUsed += header.Length;
+            stream = FindOpenStreamLocked(header.StreamId);
+            if (stream is null)
+            {
+                ReturnSessionCreditLocked(header.Length);
+                return;
+            }
+
+            if (_role == SessionRole.Gateway && !stream.ResponseHead.IsCompleted)
+            {
+                throw new TunnelProtocolException(ErrorCode.ProtocolError, $"data before the response head on stream {header.StreamId}");
+            }
+
+            stream.ReceiveUsed += header.Length;
+            if (stream.ReceiveUsed > _local.InitialStreamWindow)
+            {
+                throw new TunnelProtocolException(ErrorCode.FlowControlError, $"peer overran the window of stream {header.StreamId}");
+            }
+
+            if (stream.ReaderClosed)
+            {
+                ReturnSessionCreditLocked(header.Length);
+            }
+            else if (header.Length > 0)
+            {
+                stream.UnreadBytes += header.Length;
+                deliver = true;
+            }
+
+            if (header.EndStream)
+            {
+                stream.RemoteEnded = true;
+            }
+        }
+
+        if (deliver)
+        {
+            stream.DeliverData(payload);
+        }
+
+        if (header.EndStream)
+        {
+            stream.DeliverEnd(null);
+            RemoveIfDone(stream);
+        }
+    }
+
+    private void OnTrailers(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        RequireHeadSize(header);
+        var trailers = HeadCodec.ReadTrailers(payload);
+        TunnelStream? stream;
+        lock (_lock)
+        {
+            stream = FindOpenStreamLocked(header.StreamId);
+            if (stream is null)
+            {
+                return;
+            }
+
+            stream.RemoteEnded = true;
+        }
+
+        stream.DeliverEnd(trailers);
+        RemoveIfDone(stream);
+    }
+
+    private void OnReset(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        RequireLength(header, 4);
+        var code = (ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload);
+        TunnelStream? stream;
+        lock (_lock)
+        {
+            _streams.TryGetValue(header.StreamId, out stream);
+        }
+
+        if (stream is not null)
+        {
+            ResetStream(stream, code, sendFrame: false);
+        }
+    }
+
+    private void OnWindowUpdate(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        RequireLength(header, 4);
+        var increment = BinaryPrimitives.ReadUInt32BigEndian(payload);
+        if (increment is 0 or > int.MaxValue)
+        {
+            throw new TunnelProtocolException(ErrorCode.FlowControlError, $"window increment {increment} is invalid");
+        }
+
+        lock (_lock)
+        {
+            if (header.StreamId == 0)
+            {
+                _sessionSendWindow += increment;
+                if (_sessionSendWindow > int.MaxValue)
+                {
+                    throw new TunnelProtocolException(ErrorCode.FlowControlError, "session window overflow");
+                }
+
+                foreach (var waiter in _sessionCreditWaiters)
+                {
+                    WakeCreditWaiterLocked(waiter);
+                }
+
+                _sessionCreditWaiters.Clear();
+            }
+            else if (_streams.TryGetValue(header.StreamId, out var stream))
+            {
+                stream.SendWindow += increment;
+                if (stream.SendWindow > int.MaxValue)
+                {
+                    throw new TunnelProtocolException(ErrorCode.FlowControlError, $"window overflow on stream {header.StreamId}");
+                }
+
+                WakeCreditWaiterLocked(stream);
+            }
+        }
+    }
+
+    private void OnAck(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        RequireLength(header, 8);
+        var acknowledged = BinaryPrimitives.ReadUInt64BigEndian(payload);
+        if (acknowledged < Volatile.Read(ref _peerAcknowledged) || acknowledged > Volatile.Read(ref _sentSequence))
+        {
+            throw new TunnelProtocolException(ErrorCode.ProtocolError, $"acknowledgement {acknowledged} is out of range");
+        }
+
+        Volatile.Write(ref _peerAcknowledged, acknowledged);
+    }
+
+    private TunnelStream? FindOpenStreamLocked(uint streamId)
+    {
+        if (_streams.TryGetValue(streamId, out var stream))
+        {
+            if (stream.RemoteEnded)
+            {
+                throw new TunnelProtocolException(ErrorCode.StreamClosed, $"frame on stream {streamId} after its end");
+            }
+
+            return stream;
+        }
+
+        // Frames may still arrive for a stream this end reset; a stream never opened is a violation.
+        var neverOpened = _role == SessionRole.Gateway ? streamId == 0 || streamId >= _nextStreamId : streamId == 0 || streamId > _lastRemoteStreamId;
+        if (neverOpened)
+        {
+            throw new TunnelProtocolException(ErrorCode.ProtocolError, $"frame on idle stream {streamId}");
+        }
+
+        return null;
+    }
+
+    private void RequireHeadSize(FrameHeader header)
+    {
+        if (header.Length > _local.MaxHeaderBytes)
+        {
+            throw new TunnelProtocolException(ErrorCode.HeadersTooLarge, $"{header.Type} of {header.Length} bytes exceeds the limit of {_local.MaxHeaderBytes}");
+        }
+    }
+
+    private static void RequireLength(FrameHeader header, int length)
+    {
+        if (header.Length != length)
+        {
+            throw new TunnelProtocolException(ErrorCode.FrameSizeError, $"{header.Type} frame must carry {length} bytes, not {header.Length}");
+        }
+    }
+
+    // ---------------------------------------------------------------- streams: opening and sending
+
+    /// <summary>Opens a stream with a request head (gateway side), waiting for a free stream slot.</summary>
+    public async ValueTask<TunnelStream> OpenStreamAsync(RequestHead head, bool endStream, CancellationToken cancellationToken)
+    {
+        if (_role != SessionRole.Gateway || _streamSlots is null)
+        {
+            throw new InvalidOperationException("only the gateway opens streams");
+        }
+
+        var (payload, length) = EncodeHead(HeadCodec.Measure(head), head, static (h, span) => HeadCodec.Write(h, span));
+        try
+        {
+            await _streamSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(payload);
+            throw;
+        }
+
+        lock (_lock)
+        {
+            if (_terminated || _goingAway || RemoteGoingAway || _nextStreamId == uint.MaxValue)
+            {
+                _streamSlots.Release();
+                ArrayPool<byte>.Shared.Return(payload);
+                throw new TunnelStreamException(ErrorCode.RefusedStream, "the tunnel session is closing");
+            }
+
+            var stream = new TunnelStream(this, _nextStreamId++, _remote.InitialStreamWindow, null) { LocalEnded = endStream };
+            _streams.Add(stream.Id, stream);
+            _control.Enqueue(OutgoingFrame.WithPayload(FrameType.RequestHead, endStream ? FrameFlags.EndStream : FrameFlags.None, stream.Id, payload, length));
+            Wake();
+            return stream;
+        }
+    }
+
+    internal void SendResponseHead(TunnelStream stream, ResponseHead head, bool endStream)
+    {
+        var (payload, length) = EncodeHead(HeadCodec.Measure(head), head, static (h, span) => HeadCodec.Write(h, span));
+        lock (_lock)
+        {
+            if (stream.LocalEnded)
+            {
+                ArrayPool<byte>.Shared.Return(payload);
+                throw StreamNotWritable(stream);
+            }
+
+            stream.LocalEnded = endStream;
+
+            // Through the stream's own queue so data and the end always follow the head.
+            stream.Outgoing.Enqueue(OutgoingFrame.WithPayload(FrameType.ResponseHead, endStream ? FrameFlags.EndStream : FrameFlags.None, stream.Id, payload, length));
+            ScheduleLocked(stream);
+        }
+
+        RemoveIfDone(stream);
+    }
+
+    internal async ValueTask WriteDataAsync(TunnelStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            int count;
+            Task? waitForCredit = null;
+            lock (_lock)
+            {
+                if (stream.LocalEnded || _terminated)
+                {
+                    throw StreamNotWritable(stream);
+                }
+
+                var credit = Math.Min(stream.SendWindow, _sessionSendWindow);
+                if (credit > 0)
+                {
+                    count = (int)Math.Min(Math.Min(credit, data.Length), _remote.MaxFramePayload);
+                    stream.SendWindow -= count;
+                    _sessionSendWindow -= count;
+                }
+                else
+                {
+                    count = 0;
+                    stream.CreditWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    if (_sessionSendWindow <= 0 && !_sessionCreditWaiters.Contains(stream))
+                    {
+                        _sessionCreditWaiters.Add(stream);
+                    }
+
+                    waitForCredit = stream.CreditWaiter.Task;
+                }
+            }
+
+            if (waitForCredit is not null)
+            {
+                await waitForCredit.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            var payload = ArrayPool<byte>.Shared.Rent(count);
+            data.Span[..count].CopyTo(payload);
+            lock (_lock)
+            {
+                if (stream.LocalEnded || _terminated)
+                {
+                    ArrayPool<byte>.Shared.Return(payload);
+                    _sessionSendWindow += count;
+                    throw StreamNotWritable(stream);
+                }
+
+                stream.Outgoing.Enqueue(OutgoingFrame.WithPayload(FrameType.Data, FrameFlags.None, stream.Id, payload, count));
+                ScheduleLocked(stream);
+            }
+
+            data = data[count..];
+        }
+    }
+
+    internal void CompleteStream(TunnelStream stream, List<KeyValuePair<string, string>>? trailers)
+    {
+        OutgoingFrame frame;
+        if (trailers is { Count: > 0 })
+        {
+            var (payload, length) = EncodeHead(HeadCodec.MeasureHeaders(trailers), trailers, static (t, span) => HeadCodec.WriteHeaders(t, span));
+            frame = OutgoingFrame.WithPayload(FrameType.Trailers, FrameFlags.EndStream, stream.Id, payload, length);
+        }
+        else
+        {
+            frame = OutgoingFrame.Empty(FrameType.Data, FrameFlags.EndStream, stream.Id);
+        }
+
+        lock (_lock)
+        {
+            if (stream.LocalEnded || _terminated)
+            {
+                frame.ReturnPayload();
+                throw StreamNotWritable(stream);
+            }
+
+            stream.LocalEnded = true;
+            stream.Outgoing.Enqueue(frame);
+            ScheduleLocked(stream);
+        }
+
+        RemoveIfDone(stream);
+    }
+
+    internal void ResetStream(TunnelStream stream, ErrorCode code, bool sendFrame)
+    {
+        lock (_lock)
+        {
+            if (stream.LocalEnded && stream.RemoteEnded && stream.ReaderClosed)
+            {
+                return;
+            }
+
+            _sessionSendWindow += stream.DiscardOutgoing();
+            if (sendFrame && !(stream.LocalEnded && stream.RemoteEnded) && !_terminated)
+            {
+                _control.Enqueue(OutgoingFrame.UInt32(FrameType.Reset, stream.Id, (uint)code));
+                Wake();
+            }
+
+            stream.LocalEnded = stream.RemoteEnded = true;
+            if (!stream.ReaderClosed)
+            {
+                stream.ReaderClosed = true;
+                ReturnSessionCreditLocked(stream.UnreadBytes);
+                stream.UnreadBytes = 0;
+            }
+
+            WakeCreditWaiterLocked(stream);
+            RemoveLocked(stream);
+        }
+
+        stream.Fail(new TunnelStreamException(code, sendFrame ? $"stream reset ({code})" : $"stream reset by the peer ({code})"));
+    }
+
+    private static TunnelStreamException StreamNotWritable(TunnelStream stream) =>
+        new(ErrorCode.StreamClosed, $"stream {stream.Id} is closed for writing");
+
+    private (byte[] Payload, int Length) EncodeHead<T>(int size, T head, SpanWriter<T> write)
+    {
+        if (size > _remote.MaxHeaderBytes)
+        {
+            throw new HeadersTooLargeException(size, _remote.MaxHeaderBytes);
+        }
+
+        var payload = ArrayPool<byte>.Shared.Rent(size);
+        var length = write(head, payload);
+        return (payload, length);
+    }
+
+    private delegate int SpanWriter<in T>(T value, Span<byte> destination);
+
+    // ---------------------------------------------------------------- flow control bookkeeping
+
+    internal void OnConsumed(TunnelStream stream, int count)
+    {
+        lock (_lock)
+        {
+            if (stream.ReaderClosed)
+            {
+                return;
+            }
+
+            stream.UnreadBytes -= count;
+            ReturnSessionCreditLocked(count);
+            if (!stream.RemoteEnded)
+            {
+                stream.ReceiveCreditPending += count;
+                if (stream.ReceiveCreditPending >= _local.InitialStreamWindow / 4)
+                {
+                    _control.Enqueue(OutgoingFrame.UInt32(FrameType.WindowUpdate, stream.Id, (uint)stream.ReceiveCreditPending));
+                    stream.ReceiveUsed -= stream.ReceiveCreditPending;
+                    stream.ReceiveCreditPending = 0;
+                    Wake();
+                }
+            }
+        }
+    }
+
+    internal void OnReaderClosed(TunnelStream stream)
+    {
+        lock (_lock)
+        {
+            if (stream.ReaderClosed)
+            {
+                return;
+            }
+
+            stream.ReaderClosed = true;
+            ReturnSessionCreditLocked(stream.UnreadBytes);
+            stream.UnreadBytes = 0;
+        }
+    }
+
+    private void ReturnSessionCreditLocked(int count)
+    {
+        if (count <= 0 || _terminated)
+        {
+            return;
+        }
+
+        _sessionCreditPending += count;
+        if (_sessionCreditPending >= _local.InitialSessionWindow / 4)
+        {
+            _control.Enqueue(OutgoingFrame.UInt32(FrameType.WindowUpdate, 0, (uint)_sessionCreditPending));
+            _sessionReceiveUsed -= _sessionCreditPending;
+            _sessionCreditPending = 0;
+            Wake();
+        }
+    }
+
+    private static void WakeCreditWaiterLocked(TunnelStream stream)
+    {
+        stream.CreditWaiter?.TrySetResult();
+        stream.CreditWaiter = null;
+    }
+
+    private void RemoveIfDone(TunnelStream stream)
+    {
+        lock (_lock)
+        {
+            if (stream.LocalEnded && stream.RemoteEnded)
+            {
+                RemoveLocked(stream);
+            }
+        }
+    }
+
+    private void RemoveLocked(TunnelStream stream)
+    {
+        if (_streams.Remove(stream.Id))
+        {
+            _streamSlots?.Release();
+        }
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    private void EnqueueControl(OutgoingFrame frame)
+    {
+        lock (_lock)
+        {
+            if (_terminated)
+            {
+                frame.ReturnPayload();
+                return;
+            }
+
+            _control.Enqueue(frame);
+            Wake();
+        }
+    }
+
+    private void ScheduleLocked(TunnelStream stream)
+    {
+        if (!stream.Scheduled)
+        {
+            stream.Scheduled = true;
+            _ready.Enqueue(stream);
+        }
+
+        Wake();
+    }
+
+    private void Wake() => _wake.Writer.TryWrite(true);
+
+    private async Task WriteLoopAsync()
+    {
+        var frames = new List<OutgoingFrame>();
+        var batch = ArrayPool<byte>.Shared.Rent(MaxBatchBytes + FrameHeader.Size + SessionLimits.MaxFramePayloadCeiling);
+        try
+        {
+            while (await _wake.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                _wake.Reader.TryRead(out _);
+                while (TakeBatch(frames, out var size))
+                {
+                    if (size > batch.Length)
+                    {
+                        ArrayPool<byte>.Shared.Return(batch);
+                        batch = ArrayPool<byte>.Shared.Rent(size);
+                    }
+
+                    var position = 0;
+                    foreach (var frame in frames)
+                    {
+                        position += frame.Encode(batch.AsSpan(position));
+                        if (frame.IsSequenced)
+                        {
+                            Volatile.Write(ref _sentSequence, _sentSequence + 1);
+                        }
+
+                        frame.ReturnPayload();
+                    }
+
+                    frames.Clear();
+                    await _transport.SendAsync(batch.AsMemory(0, position), _stopping.Token).ConfigureAwait(false);
+                }
+
+                if (Volatile.Read(ref _closeRequested))
+                {
+                    await _transport.CloseAsync(_stopping.Token).ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var frame in frames)
+            {
+                frame.ReturnPayload();
+            }
+
+            Terminate(ex);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(batch);
+        }
+    }
+
+    /// <summary>Control frames first, then one data frame per ready stream in turn, up to a batch's worth.</summary>
+    private bool TakeBatch(List<OutgoingFrame> frames, out int size)
+    {
+        size = 0;
+        lock (_lock)
+        {
+            while (size < MaxBatchBytes && _control.TryDequeue(out var frame))
+            {
+                frames.Add(frame);
+                size += frame.EncodedSize;
+            }
+
+            while (size < MaxBatchBytes && _ready.TryDequeue(out var stream))
+            {
+                if (!stream.Outgoing.TryDequeue(out var frame))
+                {
+                    stream.Scheduled = false;
+                    continue;
+                }
+
+                frames.Add(frame);
+                size += frame.EncodedSize;
+                if (stream.Outgoing.Count > 0)
+                {
+                    _ready.Enqueue(stream);
+                }
+                else
+                {
+                    stream.Scheduled = false;
+                }
+            }
+        }
+
+        return frames.Count > 0;
+    }
+
+    // ---------------------------------------------------------------- liveness and shutdown
+
+    private async Task KeepAliveLoopAsync()
+    {
+        var time = _options.TimeProvider;
+        var interval = _options.KeepAliveInterval;
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                await Task.Delay(interval, time, _stopping.Token).ConfigureAwait(false);
+                var silence = time.GetElapsedTime(Volatile.Read(ref _lastReceiveTimestamp));
+                if (_options.KeepAliveTimeout != Timeout.InfiniteTimeSpan && silence >= _options.KeepAliveTimeout)
+                {
+                    Terminate(new TimeoutException($"no frame from the peer for {silence.TotalSeconds:0} s (keep-alive timeout)"));
+                    return;
+                }
+
+                if (silence >= interval)
+                {
+                    EnqueueControl(OutgoingFrame.UInt64(FrameType.Ping, (ulong)time.GetTimestamp()));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Tells the peer no new streams will be opened or accepted; streams in flight go on.</summary>
+    public void GoAway(ErrorCode code, string reason)
+    {
+        var message = new GoAwayMessage(_role == SessionRole.Gateway ? _nextStreamId - 1 : _lastRemoteStreamId, code, reason);
+        var payload = ArrayPool<byte>.Shared.Rent(message.Measure());
+        var length = message.Write(payload);
+        lock (_lock)
+        {
+            if (_goingAway || _terminated)
+            {
+                ArrayPool<byte>.Shared.Return(payload);
+                return;
+            }
+
+            _goingAway = true;
+            _control.Enqueue(OutgoingFrame.WithPayload(FrameType.GoAway, FrameFlags.None, 0, payload, length));
+            Wake();
+        }
+    }
+
+    /// <summary>
+    /// Closes in order: go-away, then waits up to <paramref name="drainTimeout"/> for streams in flight,
+    /// flushes what is queued and closes the transport. Streams still open after that are reset.
+    /// </summary>
+    public async Task CloseAsync(TimeSpan drainTimeout, CancellationToken cancellationToken = default)
+    {
+        GoAway(ErrorCode.Shutdown, "closing");
+        var deadline = _options.TimeProvider.GetTimestamp();
+        while (ActiveStreams > 0 && !_completion.Task.IsCompleted && _options.TimeProvider.GetElapsedTime(deadline) < drainTimeout)
+        {
+            await Task.WhenAny(_completion.Task, Task.Delay(TimeSpan.FromMilliseconds(50), _options.TimeProvider, cancellationToken)).ConfigureAwait(false);
+        }
+
+        Volatile.Write(ref _closeRequested, true);
+        Wake();
+        using var flushTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), _options.TimeProvider);
+        await Task.WhenAny(_writeLoop, Task.Delay(Timeout.Infinite, flushTimeout.Token)).ConfigureAwait(false);
+        Terminate(null);
+    }
+
+    /// <summary>Ends the session at once: every open stream fails, the transport is aborted.</summary>
+    public void Abort(Exception reason) => Terminate(reason);
+
+    private void Terminate(Exception? error)
+    {
+        TunnelStream[] streams;
+        lock (_lock)
+        {
+            if (_terminated)
+            {
+                return;
+            }
+
+            _terminated = true;
+            Failure = error;
+            streams = [.. _streams.Values];
+            _streams.Clear();
+            foreach (var stream in streams)
+            {
+                stream.LocalEnded = stream.RemoteEnded = true;
+                stream.ReaderClosed = true;
+                stream.DiscardOutgoing();
+                WakeCreditWaiterLocked(stream);
+            }
+
+            while (_control.TryDequeue(out var frame))
+            {
+                frame.ReturnPayload();
+            }
+
+            while (_ready.TryDequeue(out var stream))
+            {
+                stream.DiscardOutgoing();
+            }
+        }
+
+        _stopping.Cancel();
+        if (error is not null)
+        {
+            _transport.Abort();
+        }
+
+        var streamError = new TunnelStreamException(
+            error is TunnelProtocolException protocol ? protocol.Code : ErrorCode.Cancel,
+            error is null ? "the tunnel session closed" : $"the tunnel session was lost: {error.Message}",
+            error);
+        foreach (var stream in streams)
+        {
+            stream.Fail(streamError);
+        }
+
+        _ = ReleaseResourcesAsync();
+    }
+
+    private async Task ReleaseResourcesAsync()
+    {
+        await _writeLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _transport.DisposeAsync().ConfigureAwait(false);
+        ArrayPool<byte>.Shared.Return(_receiveBuffer);
+        _completion.TrySetResult();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Terminate(null);
+        await _completion.Task.ConfigureAwait(false);
+    }
+}

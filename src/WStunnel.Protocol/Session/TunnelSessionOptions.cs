@@ -1,0 +1,21 @@
+using WStunnel.Protocol.Frames;
+
+namespace WStunnel.Protocol.Session;
+
+/// <summary>How one end runs its sessions.</summary>
+internal sealed record TunnelSessionOptions
+{
+    /// <summary>Limits this end enforces on what it receives.</summary>
+    public SessionLimits Limits { get; init; } = SessionLimits.Default;
+
+    /// <summary>How long the peer has to send its hello.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Silence after which a ping is sent.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Silence after which the peer is declared gone; <see cref="Timeout.InfiniteTimeSpan"/> disables the check.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(45);
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}

@@ -1,0 +1,198 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.IO.Pipelines;
+using WStunnel.Protocol.Frames;
+
+namespace WStunnel.Protocol.Session;
+
+/// <summary>
+/// One HTTP exchange inside a session. The gateway opens it with a request head; the agent answers
+/// with a response head. Bodies flow both ways under per-stream and per-session credit; inbound
+/// bytes wait in a pipe no larger than the stream window this end granted.
+/// </summary>
+[SuppressMessage("Design", "CA1001", Justification = "The abort source has no timer; nothing to release when it is collected.")]
+internal sealed class TunnelStream
+{
+    private static readonly PipeOptions InboundPipeOptions = new(
+        pauseWriterThreshold: 0, // flow control bounds the pipe; the session reader must never block
+        resumeWriterThreshold: 0,
+        minimumSegmentSize: 16 * 1024,
+        useSynchronizationContext: false);
+
+    private readonly TunnelSession _session;
+    private readonly Pipe _inbound = new(InboundPipeOptions);
+    private readonly Lock _inboundLock = new();
+    private readonly TaskCompletionSource<ResponseHead> _responseHead = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _aborted = new();
+    private bool _inboundCompleted;
+
+    internal TunnelStream(TunnelSession session, uint id, long sendWindow, RequestHead? requestHead)
+    {
+        _session = session;
+        Id = id;
+        SendWindow = sendWindow;
+        RequestHead = requestHead;
+    }
+
+    public uint Id { get; }
+
+    /// <summary>The request this stream carries (on the agent's side).</summary>
+    public RequestHead? RequestHead { get; }
+
+    /// <summary>Whether a request body follows the request head (on the agent's side).</summary>
+    public bool RequestHasBody { get; init; }
+
+    /// <summary>Trailers the peer sent, available once <see cref="ReadAsync"/> returned 0.</summary>
+    public List<KeyValuePair<string, string>>? Trailers { get; private set; }
+
+    /// <summary>Cancelled when the stream is reset by either end or its session is lost.</summary>
+    public CancellationToken Aborted => _aborted.Token;
+
+    /// <summary>The response head (on the gateway's side).</summary>
+    public Task<ResponseHead> ResponseHead => _responseHead.Task;
+
+    // State below is guarded by the session's lock.
+    internal long SendWindow;
+    internal int ReceiveUsed;
+    internal int ReceiveCreditPending;
+    internal int UnreadBytes;
+    internal bool LocalEnded;
+    internal bool RemoteEnded;
+    internal bool ReaderClosed;
+    internal bool Scheduled;
+    internal readonly Queue<OutgoingFrame> Outgoing = new();
+    internal TaskCompletionSource? CreditWaiter;
+
+    /// <summary>Sends the response head (agent side).</summary>
+    public void SendResponseHead(ResponseHead head, bool endStream) => _session.SendResponseHead(this, head, endStream);
+
+    /// <summary>Sends body bytes, waiting for credit; never holds more than the peer's window.</summary>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        _session.WriteDataAsync(this, data, cancellationToken);
+
+    /// <summary>Ends this end's half of the stream, with trailers when there are any.</summary>
+    public void Complete(List<KeyValuePair<string, string>>? trailers = null) => _session.CompleteStream(this, trailers);
+
+    /// <summary>Abandons the stream in both directions.</summary>
+    public void Reset(ErrorCode code = ErrorCode.Cancel) => _session.ResetStream(this, code, sendFrame: true);
+
+    /// <summary>Reads inbound body bytes; 0 at the end of the body. Throws <see cref="TunnelStreamException"/> when the stream was reset.</summary>
+    public async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        if (destination.IsEmpty)
+        {
+            return 0;
+        }
+
+        var reader = _inbound.Reader;
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (!buffer.IsEmpty)
+            {
+                var count = (int)Math.Min(buffer.Length, destination.Length);
+                buffer.Slice(0, count).CopyTo(destination.Span);
+                reader.AdvanceTo(buffer.GetPosition(count));
+                _session.OnConsumed(this, count);
+                return count;
+            }
+
+            if (result.IsCompleted)
+            {
+                reader.AdvanceTo(buffer.End);
+                return 0;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>The consumer is done reading; unread bytes are credited back to the session.</summary>
+    public void CloseRead()
+    {
+        _session.OnReaderClosed(this);
+        _inbound.Reader.Complete();
+    }
+
+    internal void DeliverResponseHead(ResponseHead head) => _responseHead.TrySetResult(head);
+
+    /// <summary>Called by the session reader only; returns false when the consumer no longer reads.</summary>
+    internal bool DeliverData(ReadOnlySpan<byte> data)
+    {
+        lock (_inboundLock)
+        {
+            if (_inboundCompleted)
+            {
+                return false;
+            }
+
+            var writer = _inbound.Writer;
+            writer.Write(data);
+            // Completes synchronously: the pipe never pauses its writer, flow control bounds it instead.
+            var flush = writer.FlushAsync(CancellationToken.None);
+            Debug.Assert(flush.IsCompleted);
+            if (flush.IsCompleted)
+            {
+                flush.GetAwaiter().GetResult();
+            }
+            return true;
+        }
+    }
+
+    internal void DeliverEnd(List<KeyValuePair<string, string>>? trailers)
+    {
+        lock (_inboundLock)
+        {
+            if (_inboundCompleted)
+            {
+                return;
+            }
+
+            Trailers = trailers;
+            _inboundCompleted = true;
+            _inbound.Writer.Complete();
+        }
+    }
+
+    internal void Fail(Exception error)
+    {
+        lock (_inboundLock)
+        {
+            if (!_inboundCompleted)
+            {
+                _inboundCompleted = true;
+                _inbound.Writer.Complete(error);
+            }
+        }
+
+        _responseHead.TrySetException(error);
+        _ = _responseHead.Task.Exception; // observed: a reset before the head is a normal outcome
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A callback registered by a consumer failed; the stream is gone either way.
+        }
+    }
+
+    /// <summary>Drops frames not yet written; returns the data bytes among them so their credit can be restored.</summary>
+    internal int DiscardOutgoing()
+    {
+        var dataBytes = 0;
+        while (Outgoing.TryDequeue(out var frame))
+        {
+            if (frame.Type == FrameType.Data)
+            {
+                dataBytes += frame.Length;
+            }
+
+            frame.ReturnPayload();
+        }
+
+        return dataBytes;
+    }
+}

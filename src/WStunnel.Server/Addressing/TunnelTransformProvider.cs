@@ -1,0 +1,118 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WStunnel.Server.Configuration;
+using WStunnel.Server.Diagnostics;
+using WStunnel.Server.Forwarding;
+using WStunnel.Server.Registry;
+using Yarp.ReverseProxy.Transforms;
+using Yarp.ReverseProxy.Transforms.Builder;
+
+namespace WStunnel.Server.Addressing;
+
+/// <summary>
+/// Adds WStunnel's request transforms to every route whose cluster has <c>wstunnel://</c> destinations:
+/// the request body limit for tunnels and, on the token routes, resolving the token to a tunnel and
+/// stripping every trace of it before the request leaves the gateway.
+/// </summary>
+internal sealed class TunnelTransformProvider(
+    TunnelRegistry registry,
+    IOptions<WStunnelOptions> options,
+    ILogger<TunnelTransformProvider> logger) : ITransformProvider
+{
+    internal const string NotFoundMessage = "No tunnel is registered for this address.\n";
+
+    public void ValidateRoute(TransformRouteValidationContext context)
+    {
+    }
+
+    public void ValidateCluster(TransformClusterValidationContext context)
+    {
+        foreach (var (id, destination) in context.Cluster.Destinations ?? new Dictionary<string, Yarp.ReverseProxy.Configuration.DestinationConfig>())
+        {
+            if (!IsTunnelAddress(destination.Address) || context.Cluster.ClusterId == TokenRoutesConfigProvider.ClusterId)
+            {
+                continue;
+            }
+
+            if (!Uri.TryCreate(destination.Address, UriKind.Absolute, out var uri) || !registry.IsNamed(uri.Host))
+            {
+                context.Errors.Add(new ArgumentException(
+                    $"Destination '{id}' of cluster '{context.Cluster.ClusterId}' targets '{destination.Address}', but no tunnel of that name is configured under {WStunnelOptions.SectionName}:Tunnels."));
+            }
+        }
+    }
+
+    public void Apply(TransformBuilderContext context)
+    {
+        if (context.Cluster?.Destinations?.Values.Any(d => IsTunnelAddress(d.Address)) != true)
+        {
+            return;
+        }
+
+        var settings = options.Value;
+        var maxBody = settings.MaxRequestBodySize;
+        context.AddRequestTransform(transform =>
+        {
+            var feature = transform.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>();
+            if (feature is { IsReadOnly: false })
+            {
+                feature.MaxRequestBodySize = maxBody;
+            }
+
+            return ValueTask.CompletedTask;
+        });
+
+        if (context.Route.Metadata?.TryGetValue(TokenRoutesConfigProvider.FormMetadataKey, out var formName) != true
+            || !Enum.TryParse<AddressingForm>(formName, out var form))
+        {
+            return;
+        }
+
+        if (form is AddressingForm.HostLabel or AddressingForm.WholeHost)
+        {
+            // The Host carries the token: it must not reach the backend in X-Forwarded-Host.
+            context.UseDefaultForwarders = false;
+            context.AddXForwardedFor();
+            context.AddXForwardedProto();
+            context.AddXForwardedPrefix();
+            context.AddXForwardedHost(action: ForwardedTransformActions.Remove);
+        }
+
+        context.AddRequestTransform(transform => ResolveTokenAsync(transform, form, settings));
+    }
+
+    private async ValueTask ResolveTokenAsync(RequestTransformContext transform, AddressingForm form, WStunnelOptions settings)
+    {
+        var token = TokenAddressing.ReadToken(transform.HttpContext, form, settings, out var rewrittenPath);
+        var tunnel = token is null ? null : registry.FindByToken(token);
+        if (tunnel is null)
+        {
+            if (token is not null && logger.IsEnabled(LogLevel.Debug))
+            {
+                ServerLog.UnknownToken(logger, TokenKey.From(token).Fingerprint);
+            }
+
+            var response = transform.HttpContext.Response;
+            response.StatusCode = StatusCodes.Status404NotFound;
+            response.ContentType = "text/plain; charset=utf-8";
+            await response.WriteAsync(NotFoundMessage, transform.CancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        transform.ProxyRequest.Options.Set(TunnelRequestOptions.Tunnel, tunnel);
+        switch (form)
+        {
+            case AddressingForm.Header:
+                transform.ProxyRequest.Headers.Remove(settings.TokenHeader);
+                break;
+            case AddressingForm.Path:
+                transform.Path = rewrittenPath!.Value;
+                break;
+        }
+    }
+
+    private static bool IsTunnelAddress(string? address) =>
+        address is not null && address.StartsWith(TunnelNames.Scheme + "://", StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,20 @@
+namespace WStunnel.Server;
+
+/// <summary>Protocol limits the gateway enforces on what agents send; each bounds memory.</summary>
+public sealed class WStunnelLimitsOptions
+{
+    /// <summary>Largest frame payload accepted. Default: 64 KiB.</summary>
+    public int MaxFramePayload { get; set; } = 64 * 1024;
+
+    /// <summary>Response bytes an agent may send ahead on one request. Default: 1 MiB.</summary>
+    public int StreamWindow { get; set; } = 1024 * 1024;
+
+    /// <summary>Response bytes an agent may send ahead across all its requests. Default: 16 MiB.</summary>
+    public int SessionWindow { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Concurrent requests the gateway accepts per tunnel. Default: 512.</summary>
+    public int MaxConcurrentStreams { get; set; } = 512;
+
+    /// <summary>Largest response head or trailers block accepted from an agent. Default: 64 KiB.</summary>
+    public int MaxHeaderBytes { get; set; } = 64 * 1024;
+}

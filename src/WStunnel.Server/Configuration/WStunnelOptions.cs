@@ -1,0 +1,67 @@
+namespace WStunnel.Server;
+
+/// <summary>
+/// Settings of the WStunnel gateway extension, bound from the <c>WStunnel</c> configuration section.
+/// </summary>
+public sealed class WStunnelOptions
+{
+    /// <summary>The configuration section these options are bound from.</summary>
+    public const string SectionName = "WStunnel";
+
+    /// <summary>
+    /// DNS suffixes under which the first label of the Host header is a token, e.g. <c>tunnel.example.com</c>
+    /// makes <c>TOKEN.tunnel.example.com</c> address the agent that registered TOKEN.
+    /// </summary>
+    public IList<string> HostSuffixes { get; } = [];
+
+    /// <summary>Whether a Host header that is exactly a registered token addresses that agent. Default: true.</summary>
+    public bool MatchHostAsToken { get; set; } = true;
+
+    /// <summary>The request header that carries a token. Default: <c>X-Token</c>.</summary>
+    public string TokenHeader { get; set; } = "X-Token";
+
+    /// <summary>The path prefix of the <c>/_token/TOKEN/rest</c> form. Default: <c>/_token</c>.</summary>
+    public string TokenPathPrefix { get; set; } = "/_token";
+
+    /// <summary>Shortest token an agent may register. Default: 16.</summary>
+    public int MinimumTokenLength { get; set; } = 16;
+
+    /// <summary>
+    /// Whether agents may register tokens that are not listed under <see cref="Tunnels"/> (the original
+    /// WStunnel's behaviour). Default: true.
+    /// </summary>
+    public bool AllowUnlistedTokens { get; set; } = true;
+
+    /// <summary>Named tunnels, addressable from ordinary YARP clusters as <c>wstunnel://NAME</c>.</summary>
+    public IDictionary<string, WStunnelTunnelOptions> Tunnels { get; } = new Dictionary<string, WStunnelTunnelOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// How long a request through the tunnel may make no progress before YARP answers 504 (the token
+    /// routes' <c>ActivityTimeout</c>). Default: 5 minutes.
+    /// </summary>
+    public TimeSpan RequestActivityTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Largest request body forwarded through a tunnel; null for no limit. Default: 1 GiB.</summary>
+    public long? MaxRequestBodySize { get; set; } = 1L << 30;
+
+    /// <summary>How long a connecting agent has to complete the tunnel handshake. Default: 10 s.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Silence on a tunnel after which the gateway pings the agent. Default: 15 s.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Silence after which an agent is considered gone. Default: 45 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>How long in-flight requests may finish when the gateway stops. Default: 10 s.</summary>
+    public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long a token that was registered is remembered after its agent left, so requests for it get
+    /// 502 (agent offline) rather than 404 (unknown). Default: 1 hour.
+    /// </summary>
+    public TimeSpan TokenRetention { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Limits of the tunnel protocol on the gateway's side.</summary>
+    public WStunnelLimitsOptions Limits { get; } = new();
+}

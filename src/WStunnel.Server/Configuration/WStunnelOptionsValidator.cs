@@ -1,0 +1,115 @@
+using Microsoft.Extensions.Options;
+using WStunnel.Protocol.Frames;
+
+namespace WStunnel.Server.Configuration;
+
+/// <summary>Checks the <c>WStunnel</c> section at start-up; every message names the setting.</summary>
+internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WStunnelOptions options)
+    {
+        var errors = new List<string>();
+        const string Section = WStunnelOptions.SectionName;
+
+        if (options.MinimumTokenLength < 16)
+        {
+            errors.Add($"{Section}:MinimumTokenLength must be at least 16 (got {options.MinimumTokenLength}).");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.TokenHeader) || !HttpSyntax.IsToken(options.TokenHeader))
+        {
+            errors.Add($"{Section}:TokenHeader must be a valid HTTP header name (got '{options.TokenHeader}').");
+        }
+
+        if (string.IsNullOrEmpty(options.TokenPathPrefix) || options.TokenPathPrefix[0] != '/' || options.TokenPathPrefix.EndsWith('/') || options.TokenPathPrefix.Contains('{', StringComparison.Ordinal))
+        {
+            errors.Add($"{Section}:TokenPathPrefix must start with '/' and not end with '/' (got '{options.TokenPathPrefix}').");
+        }
+
+        for (var i = 0; i < options.HostSuffixes.Count; i++)
+        {
+            var suffix = options.HostSuffixes[i];
+            if (string.IsNullOrWhiteSpace(suffix) || suffix.StartsWith('.') || suffix.StartsWith('*') || suffix.Contains(':', StringComparison.Ordinal) || suffix.Contains('/', StringComparison.Ordinal))
+            {
+                errors.Add($"{Section}:HostSuffixes:{i} must be a DNS name such as 'tunnel.example.com' (got '{suffix}').");
+            }
+        }
+
+        foreach (var (tunnel, tunnelOptions) in options.Tunnels)
+        {
+            if (!TunnelNames.IsValid(tunnel))
+            {
+                errors.Add($"{Section}:Tunnels:{tunnel} is not a valid tunnel name: use letters, digits, '-' and '.', as in a DNS name.");
+            }
+
+            var sources = new[] { tunnelOptions.Token, tunnelOptions.TokenFile, tunnelOptions.TokenEnvironmentVariable }.Count(s => !string.IsNullOrEmpty(s));
+            if (sources != 1)
+            {
+                errors.Add($"{Section}:Tunnels:{tunnel} must set exactly one of Token, TokenFile or TokenEnvironmentVariable (found {sources}).");
+                continue;
+            }
+
+            try
+            {
+                var token = TunnelTokenSource.Read(tunnelOptions);
+                if (token.Length < options.MinimumTokenLength)
+                {
+                    errors.Add($"{Section}:Tunnels:{tunnel} has a token shorter than {options.MinimumTokenLength} characters.");
+                }
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add($"{Section}:Tunnels:{tunnel}: {ex.Message}");
+            }
+        }
+
+        Positive(errors, options.RequestActivityTimeout, "RequestActivityTimeout");
+        Positive(errors, options.HandshakeTimeout, "HandshakeTimeout");
+        Positive(errors, options.KeepAliveInterval, "KeepAliveInterval");
+        if (options.KeepAliveTimeout <= options.KeepAliveInterval)
+        {
+            errors.Add($"{Section}:KeepAliveTimeout ({options.KeepAliveTimeout}) must be longer than KeepAliveInterval ({options.KeepAliveInterval}).");
+        }
+
+        if (options.MaxRequestBodySize is < 0)
+        {
+            errors.Add($"{Section}:MaxRequestBodySize must be positive or null for no limit.");
+        }
+
+        var limits = options.Limits;
+        if (limits.MaxFramePayload is < SessionLimits.MinFramePayload or > SessionLimits.MaxFramePayloadCeiling)
+        {
+            errors.Add($"{Section}:Limits:MaxFramePayload must be between {SessionLimits.MinFramePayload} and {SessionLimits.MaxFramePayloadCeiling} (got {limits.MaxFramePayload}).");
+        }
+
+        if (limits.MaxHeaderBytes < 1024 || limits.MaxHeaderBytes > limits.MaxFramePayload)
+        {
+            errors.Add($"{Section}:Limits:MaxHeaderBytes must be between 1024 and Limits:MaxFramePayload (got {limits.MaxHeaderBytes}).");
+        }
+
+        if (limits.StreamWindow < limits.MaxFramePayload)
+        {
+            errors.Add($"{Section}:Limits:StreamWindow must be at least Limits:MaxFramePayload (got {limits.StreamWindow}).");
+        }
+
+        if (limits.SessionWindow < limits.StreamWindow)
+        {
+            errors.Add($"{Section}:Limits:SessionWindow must be at least Limits:StreamWindow (got {limits.SessionWindow}).");
+        }
+
+        if (limits.MaxConcurrentStreams < 1)
+        {
+            errors.Add($"{Section}:Limits:MaxConcurrentStreams must be at least 1 (got {limits.MaxConcurrentStreams}).");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void Positive(List<string> errors, TimeSpan value, string setting)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{WStunnelOptions.SectionName}:{setting} must be a positive duration (got {value}).");
+        }
+    }
+}

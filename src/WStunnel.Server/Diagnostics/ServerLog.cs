@@ -1,0 +1,38 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace WStunnel.Server.Diagnostics;
+
+/// <summary>The gateway's log events. Tunnels appear by name or token fingerprint, never by token.</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(1001, LogLevel.Information, "Agent connected to tunnel {Tunnel} from {RemoteAddress} over {Transport} (session {SessionId})")]
+    public static partial void AgentConnected(ILogger logger, string tunnel, IPAddress? remoteAddress, string transport, Guid sessionId);
+
+    [LoggerMessage(1002, LogLevel.Information, "Agent left tunnel {Tunnel} (session {SessionId}): {Reason}")]
+    public static partial void AgentDisconnected(ILogger logger, string tunnel, Guid sessionId, string reason);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Agent session {SessionId} on tunnel {Tunnel} ended with a protocol error: {Reason}")]
+    public static partial void ProtocolError(ILogger logger, string tunnel, Guid sessionId, string reason);
+
+    [LoggerMessage(1004, LogLevel.Information, "Agent session {NewSessionId} replaces session {OldSessionId} on tunnel {Tunnel}")]
+    public static partial void SessionReplaced(ILogger logger, string tunnel, Guid newSessionId, Guid oldSessionId);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Agent registration from {RemoteAddress} refused with {StatusCode}: {Reason}")]
+    public static partial void RegistrationRefused(ILogger logger, IPAddress? remoteAddress, int statusCode, string reason);
+
+    [LoggerMessage(1006, LogLevel.Warning, "Agent handshake from {RemoteAddress} failed: {Reason}")]
+    public static partial void HandshakeFailed(ILogger logger, IPAddress? remoteAddress, string reason);
+
+    [LoggerMessage(1010, LogLevel.Debug, "Request for unknown tunnel token {Fingerprint} answered 404")]
+    public static partial void UnknownToken(ILogger logger, string fingerprint);
+
+    [LoggerMessage(1011, LogLevel.Information, "Request for tunnel {Tunnel} answered 502: no agent is connected")]
+    public static partial void TunnelOffline(ILogger logger, string tunnel);
+
+    [LoggerMessage(1012, LogLevel.Warning, "Request head for tunnel {Tunnel} is too large: {Reason}")]
+    public static partial void HeadersTooLarge(ILogger logger, string tunnel, string reason);
+
+    [LoggerMessage(1020, LogLevel.Information, "Gateway stopping: closing {Count} agent sessions with a grace period of {GracePeriod}")]
+    public static partial void ShuttingDown(ILogger logger, int count, TimeSpan gracePeriod);
+}

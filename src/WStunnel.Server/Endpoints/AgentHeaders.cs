@@ -1,0 +1,8 @@
+namespace WStunnel.Server.Endpoints;
+
+/// <summary>Headers of an agent's registration request.</summary>
+internal static class AgentHeaders
+{
+    /// <summary>The token the agent serves. A header, never the URL: URLs end up in access logs.</summary>
+    public const string Token = "X-WStunnel-Token";
+}

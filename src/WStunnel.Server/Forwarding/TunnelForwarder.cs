@@ -1,0 +1,98 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using WStunnel.Protocol.Frames;
+using WStunnel.Protocol.Session;
+using WStunnel.Server.Diagnostics;
+using WStunnel.Server.Registry;
+
+namespace WStunnel.Server.Forwarding;
+
+/// <summary>
+/// Sends one request through a tunnel: picks the agent session, opens a stream, streams the request
+/// body in the background, and returns as soon as the response head arrives, with a streaming body.
+/// </summary>
+internal sealed class TunnelForwarder(TunnelRegistry registry, ILogger<TunnelForwarder> logger)
+{
+    public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var tunnel = Resolve(request);
+        var session = tunnel.Session;
+        if (session is null || !session.IsAvailable)
+        {
+            ServerLog.TunnelOffline(logger, tunnel.DisplayName);
+            throw new TunnelUnavailableException(tunnel.DisplayName);
+        }
+
+        var head = TunnelRequestHeadBuilder.Build(request);
+        TunnelStream stream;
+        try
+        {
+            stream = await session.OpenStreamAsync(head, endStream: request.Content is null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HeadersTooLargeException ex)
+        {
+            ServerLog.HeadersTooLarge(logger, tunnel.DisplayName, ex.Message);
+            return PlainText(request, HttpStatusCode.RequestHeaderFieldsTooLarge, "Request headers are too large for the tunnel.\n");
+        }
+        catch (TunnelStreamException)
+        {
+            ServerLog.TunnelOffline(logger, tunnel.DisplayName);
+            throw new TunnelUnavailableException(tunnel.DisplayName);
+        }
+
+        if (request.Content is { } content)
+        {
+            _ = SendBodyAsync(content, stream, cancellationToken);
+        }
+
+        ResponseHead responseHead;
+        try
+        {
+            responseHead = await stream.ResponseHead.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            stream.Reset();
+            stream.CloseRead();
+            throw;
+        }
+        catch (TunnelStreamException ex)
+        {
+            stream.CloseRead();
+            throw new HttpRequestException($"The tunnel '{tunnel.DisplayName}' failed before the response arrived: {ex.Message}", ex, HttpStatusCode.BadGateway);
+        }
+
+        return TunnelResponseBuilder.Build(request, responseHead, stream);
+    }
+
+    private TunnelEntry Resolve(HttpRequestMessage request)
+    {
+        if (request.Options.TryGetValue(TunnelRequestOptions.Tunnel, out var tunnel))
+        {
+            return tunnel;
+        }
+
+        var name = request.RequestUri!.Host;
+        return registry.FindByName(name) ?? throw new TunnelUnavailableException(name);
+    }
+
+    private static async Task SendBodyAsync(HttpContent content, TunnelStream stream, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await content.CopyToAsync(new TunnelWriteStream(stream), cancellationToken).ConfigureAwait(false);
+            stream.Complete();
+        }
+        catch (Exception)
+        {
+            // The client's body failed or the stream is gone: the agent must not see a truncated body as complete.
+            stream.Reset(ErrorCode.Cancel);
+        }
+    }
+
+    private static HttpResponseMessage PlainText(HttpRequestMessage request, HttpStatusCode status, string message) => new(status)
+    {
+        RequestMessage = request,
+        Content = new StringContent(message, System.Text.Encoding.UTF8, "text/plain"),
+    };
+}

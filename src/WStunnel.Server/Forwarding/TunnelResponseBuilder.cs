@@ -1,0 +1,45 @@
+using System.Net;
+using WStunnel.Protocol.Frames;
+using WStunnel.Protocol.Http;
+using WStunnel.Protocol.Session;
+
+namespace WStunnel.Server.Forwarding;
+
+/// <summary>Turns a response head from the tunnel into the message YARP copies to the client.</summary>
+internal static class TunnelResponseBuilder
+{
+    public static HttpResponseMessage Build(HttpRequestMessage request, ResponseHead head, TunnelStream stream)
+    {
+        var response = new HttpResponseMessage((HttpStatusCode)head.StatusCode)
+        {
+            RequestMessage = request,
+            Version = HttpVersion.Version11,
+        };
+        var content = new TunnelResponseContent(stream, response);
+        response.Content = content;
+
+        HashSet<string>? named = null;
+        foreach (var (name, value) in head.Headers)
+        {
+            if (string.Equals(name, "Connection", StringComparison.OrdinalIgnoreCase))
+            {
+                named = HopByHopHeaders.NamedInConnection([.. named ?? [], value]);
+            }
+        }
+
+        foreach (var (name, value) in head.Headers)
+        {
+            if (HopByHopHeaders.ShouldDrop(name, named))
+            {
+                continue;
+            }
+
+            if (!response.Headers.TryAddWithoutValidation(name, value))
+            {
+                content.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        return response;
+    }
+}

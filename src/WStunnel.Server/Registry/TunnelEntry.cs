@@ -1,0 +1,47 @@
+using WStunnel.Protocol.Session;
+
+namespace WStunnel.Server.Registry;
+
+/// <summary>
+/// One tunnel the gateway knows: a token (and optionally a name) and the agent session serving it now.
+/// The entry outlives sessions, so a reconnecting agent takes the same place.
+/// </summary>
+internal sealed class TunnelEntry(TokenKey key, string? name)
+{
+    private TunnelSession? _session;
+
+    public TokenKey Key { get; } = key;
+
+    /// <summary>The configured tunnel name, or null for a token-addressed tunnel.</summary>
+    public string? Name { get; } = name;
+
+    /// <summary>What logs and status pages call this tunnel: its name, or its token's fingerprint.</summary>
+    public string DisplayName => Name ?? Key.Fingerprint;
+
+    public TunnelSession? Session => Volatile.Read(ref _session);
+
+    /// <summary>When the last agent left; null while one is connected or before any connected.</summary>
+    public DateTimeOffset? DisconnectedAt { get; private set; }
+
+    public bool EverConnected { get; private set; }
+
+    /// <summary>Makes <paramref name="session"/> the one serving this tunnel; returns the one it replaces.</summary>
+    public TunnelSession? Attach(TunnelSession session)
+    {
+        EverConnected = true;
+        DisconnectedAt = null;
+        return Interlocked.Exchange(ref _session, session);
+    }
+
+    /// <summary>Removes <paramref name="session"/> if it is still the current one.</summary>
+    public bool Detach(TunnelSession session, DateTimeOffset now)
+    {
+        if (Interlocked.CompareExchange(ref _session, null, session) != session)
+        {
+            return false;
+        }
+
+        DisconnectedAt = now;
+        return true;
+    }
+}

@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using Microsoft.Extensions.Options;
+using WStunnel.Protocol.Session;
+using WStunnel.Server.Configuration;
+
+namespace WStunnel.Server.Registry;
+
+/// <summary>
+/// Every tunnel the gateway knows, keyed by token hash, plus the named tunnels from configuration.
+/// Agents come and go here without touching YARP's configuration, so registration cost does not
+/// grow with the number of tunnels.
+/// </summary>
+internal sealed class TunnelRegistry
+{
+    private readonly ConcurrentDictionary<TokenKey, TunnelEntry> _byToken = new();
+    private readonly FrozenDictionary<string, TunnelEntry> _byName;
+    private readonly WStunnelOptions _options;
+    private readonly TimeProvider _time;
+    private long _lastPrune;
+
+    public TunnelRegistry(IOptions<WStunnelOptions> options, TimeProvider time)
+    {
+        _options = options.Value;
+        _time = time;
+        var named = new Dictionary<string, TunnelEntry>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, tunnel) in _options.Tunnels)
+        {
+            var entry = new TunnelEntry(TokenKey.From(TunnelTokenSource.Read(tunnel)), name);
+            named[name] = entry;
+            _byToken[entry.Key] = entry;
+        }
+
+        _byName = named.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+    }
+
+    public IEnumerable<TunnelEntry> Entries => _byToken.Values;
+
+    /// <summary>The tunnel a request's token addresses, or null when the gateway does not know the token.</summary>
+    public TunnelEntry? FindByToken(string token)
+    {
+        if (token.Length < _options.MinimumTokenLength)
+        {
+            return null;
+        }
+
+        return _byToken.TryGetValue(TokenKey.From(token), out var entry) && (entry.Name is not null || entry.EverConnected) ? entry : null;
+    }
+
+    public TunnelEntry? FindByName(string name) => _byName.GetValueOrDefault(name);
+
+    public bool IsNamed(string name) => _byName.ContainsKey(name);
+
+    /// <summary>The entry an agent presenting <paramref name="token"/> may serve, or null when it may not register.</summary>
+    public TunnelEntry? ForRegistration(string token)
+    {
+        PruneIfDue();
+        var key = TokenKey.From(token);
+        if (_byToken.TryGetValue(key, out var entry))
+        {
+            return entry;
+        }
+
+        return _options.AllowUnlistedTokens ? _byToken.GetOrAdd(key, static k => new TunnelEntry(k, null)) : null;
+    }
+
+    public void Detach(TunnelEntry entry, TunnelSession session) => entry.Detach(session, _time.GetUtcNow());
+
+    public IReadOnlyList<TunnelSession> Sessions =>
+        [.. _byToken.Values.Select(e => e.Session).OfType<TunnelSession>()];
+
+    /// <summary>Forgets token-addressed tunnels whose agent left longer ago than the retention period.</summary>
+    private void PruneIfDue()
+    {
+        var now = _time.GetTimestamp();
+        var last = Interlocked.Read(ref _lastPrune);
+        if (last != 0 && _time.GetElapsedTime(last, now) < TimeSpan.FromMinutes(1))
+        {
+            return;
+        }
+
+        if (Interlocked.CompareExchange(ref _lastPrune, now, last) != last)
+        {
+            return;
+        }
+
+        var cutoff = _time.GetUtcNow() - _options.TokenRetention;
+        foreach (var (key, entry) in _byToken)
+        {
+            if (entry.Name is null && entry.Session is null && entry.DisconnectedAt < cutoff)
+            {
+                _byToken.TryRemove(new KeyValuePair<TokenKey, TunnelEntry>(key, entry));
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using WStunnel.Protocol.Frames;
+using WStunnel.Protocol.Session;
+
+namespace WStunnel.Protocol.Tests.Session;
+
+public sealed class TunnelSessionTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Request_and_response_with_bodies_and_trailers_cross_the_session()
+    {
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            var body = await SessionPair.ReadToEndAsync(stream);
+            stream.SendResponseHead(new ResponseHead { StatusCode = 201, Headers = [new("x-len", body.Length.ToString())] }, endStream: false);
+            await stream.WriteAsync(Encoding.UTF8.GetBytes("echo:"), default);
+            await stream.WriteAsync(body, default);
+            stream.Complete([new("grpc-status", "0")]);
+        });
+
+        var request = new RequestHead { Method = "POST", PathAndQuery = "/upload?x=%2F", Headers = [new("a", "1"), new("a", "2")] };
+        var stream = await pair.Gateway.OpenStreamAsync(request, endStream: false, default);
+        await stream.WriteAsync(Encoding.UTF8.GetBytes("hello"), default);
+        stream.Complete();
+
+        var head = await stream.ResponseHead.WaitAsync(Deadline);
+        Assert.Equal(201, head.StatusCode);
+        Assert.Equal([new("x-len", "5")], head.Headers);
+        Assert.Equal("echo:hello", Encoding.UTF8.GetString(await SessionPair.ReadToEndAsync(stream)));
+        Assert.Equal([new("grpc-status", "0")], stream.Trailers);
+        await WaitUntil(() => pair.Gateway.ActiveStreams == 0 && pair.Agent.ActiveStreams == 0, "both ends to free the stream");
+    }
+
+    [Fact]
+    public async Task A_body_larger_than_every_window_streams_through_with_backpressure()
+    {
+        var limits = new SessionLimits { MaxFramePayload = 4096, InitialStreamWindow = 16 * 1024, InitialSessionWindow = 32 * 1024 };
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[3000];
+            int read;
+            while ((read = await stream.ReadAsync(buffer, default)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+            }
+
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
+            await stream.WriteAsync(hash.GetHashAndReset(), default);
+            stream.Complete();
+        }, limits);
+
+        var payload = RandomNumberGenerator.GetBytes(5 * 1024 * 1024 + 17);
+        var stream = await pair.Gateway.OpenStreamAsync(new RequestHead { Method = "PUT", PathAndQuery = "/" }, endStream: false, default);
+        for (var offset = 0; offset < payload.Length; offset += 100_000)
+        {
+            await stream.WriteAsync(payload.AsMemory(offset, Math.Min(100_000, payload.Length - offset)), default);
+        }
+
+        stream.Complete();
+        await stream.ResponseHead.WaitAsync(Deadline);
+        Assert.Equal(SHA256.HashData(payload), await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline));
+    }
+
+    [Fact]
+    public async Task A_reader_that_stops_reading_stalls_only_its_own_stream()
+    {
+        var limits = new SessionLimits { InitialStreamWindow = 64 * 1024, InitialSessionWindow = 1024 * 1024 };
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
+            if (stream.RequestHead!.PathAndQuery == "/big")
+            {
+                // Far more than the stream window: this writer must block, not buffer.
+                var chunk = new byte[16 * 1024];
+                while (!stream.Aborted.IsCancellationRequested)
+                {
+                    await stream.WriteAsync(chunk, stream.Aborted);
+                }
+            }
+            else
+            {
+                await stream.WriteAsync(Encoding.UTF8.GetBytes("small"), default);
+                stream.Complete();
+            }
+        }, limits);
+
+        var big = await pair.Gateway.OpenStreamAsync(SessionPair.Get("/big"), endStream: true, default);
+        await big.ResponseHead.WaitAsync(Deadline);
+        for (var i = 0; i < 20; i++)
+        {
+            var small = await pair.Gateway.OpenStreamAsync(SessionPair.Get("/small"), endStream: true, default);
+            Assert.Equal("small", Encoding.UTF8.GetString(await SessionPair.ReadToEndAsync(small).WaitAsync(Deadline)));
+        }
+
+        big.Reset();
+        await WaitUntil(() => pair.Agent.ActiveStreams == 0, "the agent to drop the reset stream");
+    }
+
+    [Fact]
+    public async Task Two_hundred_concurrent_streams_each_get_their_own_answer()
+    {
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            var n = int.Parse(stream.RequestHead!.PathAndQuery.AsSpan(1));
+            await Task.Delay(200 - n);
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
+            await stream.WriteAsync(Encoding.UTF8.GetBytes($"answer {n}"), default);
+            stream.Complete();
+        });
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(async n =>
+        {
+            var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get($"/{n}"), endStream: true, default);
+            return Encoding.UTF8.GetString(await SessionPair.ReadToEndAsync(stream));
+        })).WaitAsync(Deadline);
+
+        Assert.Equal(Enumerable.Range(0, 200).Select(n => $"answer {n}"), results);
+    }
+
+    [Fact]
+    public async Task A_reset_from_the_gateway_aborts_the_agents_stream()
+    {
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pair = await SessionPair.StartAsync(stream =>
+        {
+            stream.Aborted.Register(() => aborted.TrySetResult());
+            return Task.CompletedTask;
+        });
+
+        var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: false, default);
+        stream.Reset(ErrorCode.Cancel);
+        await aborted.Task.WaitAsync(Deadline);
+        await WaitUntil(() => pair.Agent.ActiveStreams == 0 && pair.Gateway.ActiveStreams == 0, "both ends to free the stream");
+    }
+
+    [Fact]
+    public async Task A_malformed_frame_ends_the_session_with_a_protocol_error()
+    {
+        await using var pair = await SessionPair.StartAsync(_ => Task.CompletedTask);
+        var open = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: false, default);
+
+        // A window update must carry exactly four bytes.
+        var bad = new byte[FrameHeader.Size + 3];
+        new FrameHeader(FrameType.WindowUpdate, FrameFlags.None, 0, 3).Write(bad);
+        pair.GatewayTransport.InjectFromPeer(bad);
+
+        await pair.Gateway.Completion.WaitAsync(Deadline);
+        var error = Assert.IsType<TunnelProtocolException>(pair.Gateway.Failure);
+        Assert.Equal(ErrorCode.FrameSizeError, error.Code);
+        var streamError = await Assert.ThrowsAsync<TunnelStreamException>(() => open.ResponseHead);
+        Assert.Contains("lost", streamError.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Data_beyond_the_granted_window_is_a_flow_control_error()
+    {
+        var limits = new SessionLimits { InitialStreamWindow = 4096 };
+        await using var pair = await SessionPair.StartAsync(_ => Task.CompletedTask, limits);
+        var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+        var head = new byte[64];
+        var headLength = HeadCodec.Write(new ResponseHead { StatusCode = 200 }, head);
+        var frames = new byte[FrameHeader.Size + headLength + FrameHeader.Size + 5000];
+        new FrameHeader(FrameType.ResponseHead, FrameFlags.None, stream.Id, headLength).Write(frames);
+        head.AsSpan(0, headLength).CopyTo(frames.AsSpan(FrameHeader.Size));
+        new FrameHeader(FrameType.Data, FrameFlags.None, stream.Id, 5000).Write(frames.AsSpan(FrameHeader.Size + headLength));
+        pair.GatewayTransport.InjectFromPeer(frames);
+
+        await pair.Gateway.Completion.WaitAsync(Deadline);
+        Assert.Equal(ErrorCode.FlowControlError, Assert.IsType<TunnelProtocolException>(pair.Gateway.Failure).Code);
+    }
+
+    [Fact]
+    public async Task A_silent_peer_is_declared_gone_after_the_keep_alive_timeout()
+    {
+        var time = new FakeTimeProvider();
+        var (gatewayTransport, agentTransport) = InMemoryTransport.CreatePair();
+        var options = new TunnelSessionOptions { KeepAliveInterval = TimeSpan.FromSeconds(10), KeepAliveTimeout = TimeSpan.FromSeconds(30), TimeProvider = time };
+
+        // The agent end answers the handshake and then falls silent: it never reads again.
+        var agentHello = new byte[FrameHeader.Size + HelloMessage.Size];
+        new FrameHeader(FrameType.Hello, FrameFlags.None, 0, HelloMessage.Size).Write(agentHello);
+        new HelloMessage(1, 1, SessionLimits.Default, Guid.Empty, 0).Write(agentHello.AsSpan(FrameHeader.Size));
+        gatewayTransport.InjectFromPeer(agentHello);
+        await using var gateway = await TunnelSession.StartAsync(gatewayTransport, options, SessionRole.Gateway, null, default);
+
+        for (var i = 0; i < 4 && !gateway.Completion.IsCompleted; i++)
+        {
+            await Task.Delay(20);
+            time.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        await gateway.Completion.WaitAsync(Deadline);
+        Assert.IsType<TimeoutException>(gateway.Failure);
+        lock (gatewayTransport.Sent)
+        {
+            Assert.Contains(gatewayTransport.Sent, batch => batch[0] == (byte)FrameType.Ping);
+        }
+
+        GC.KeepAlive(agentTransport);
+    }
+
+    [Fact]
+    public async Task A_peer_without_a_common_version_is_refused_at_the_handshake()
+    {
+        var (gatewayTransport, _) = InMemoryTransport.CreatePair();
+        var hello = new byte[FrameHeader.Size + HelloMessage.Size];
+        new FrameHeader(FrameType.Hello, FrameFlags.None, 0, HelloMessage.Size).Write(hello);
+        new HelloMessage(7, 9, SessionLimits.Default, Guid.Empty, 0).Write(hello.AsSpan(FrameHeader.Size));
+        gatewayTransport.InjectFromPeer(hello);
+
+        var error = await Assert.ThrowsAsync<TunnelProtocolException>(() =>
+            TunnelSession.StartAsync(gatewayTransport, new TunnelSessionOptions(), SessionRole.Gateway, null, default));
+        Assert.Equal(ErrorCode.UnsupportedVersion, error.Code);
+        Assert.Contains("7..9", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Acknowledgements_follow_the_frames_received()
+    {
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
+            for (var i = 0; i < 100; i++)
+            {
+                await stream.WriteAsync(new byte[10], default);
+            }
+
+            stream.Complete();
+        });
+
+        var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+        Assert.Equal(1000, (await SessionPair.ReadToEndAsync(stream)).Length);
+        await WaitUntil(() => pair.Agent.PeerAcknowledged >= 64, "the gateway to acknowledge the agent's frames");
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(10);
+        }
+    }
+}
