@@ -23,6 +23,27 @@ internal static class TokenAddressing
         return token.Length > 0;
     }
 
+    /// <summary>
+    /// The raw request target without its <c>PREFIX/TOKEN</c> part, e.g. <c>/_token/T/a%2Fb?q</c> → <c>/a%2Fb?q</c>;
+    /// null when the raw target does not have that shape.
+    /// </summary>
+    public static string? StripTokenFromRawTarget(string rawTarget, string prefix)
+    {
+        if (!rawTarget.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) || rawTarget.Length <= prefix.Length || rawTarget[prefix.Length] != '/')
+        {
+            return null;
+        }
+
+        var end = rawTarget.AsSpan(prefix.Length + 1).IndexOfAny('/', '?');
+        if (end < 0)
+        {
+            return "/";
+        }
+
+        var rest = rawTarget[(prefix.Length + 1 + end)..];
+        return rest[0] == '?' ? "/" + rest : rest;
+    }
+
     /// <summary>The first DNS label of <paramref name="host"/> when the rest is one of <paramref name="suffixes"/>.</summary>
     public static bool TryParseHostLabel(string host, IList<string> suffixes, out string token)
     {

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using WStunnel.Protocol.Http;
 using WStunnel.Server.Configuration;
 using WStunnel.Server.Diagnostics;
 using WStunnel.Server.Forwarding;
@@ -61,6 +62,7 @@ internal sealed class TunnelTransformProvider(
                 feature.MaxRequestBodySize = maxBody;
             }
 
+            RemoveHeadersNamedInConnection(transform);
             return ValueTask.CompletedTask;
         });
 
@@ -102,6 +104,7 @@ internal sealed class TunnelTransformProvider(
         }
 
         transform.ProxyRequest.Options.Set(TunnelRequestOptions.Tunnel, tunnel);
+        var rawTarget = transform.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget;
         switch (form)
         {
             case AddressingForm.Header:
@@ -109,7 +112,30 @@ internal sealed class TunnelTransformProvider(
                 break;
             case AddressingForm.Path:
                 transform.Path = rewrittenPath!.Value;
+                rawTarget = rawTarget is null ? null : TokenAddressing.StripTokenFromRawTarget(rawTarget, settings.TokenPathPrefix);
                 break;
+        }
+
+        if (rawTarget is { Length: > 0 } && rawTarget[0] == '/')
+        {
+            transform.ProxyRequest.Options.Set(TunnelRequestOptions.Target, rawTarget);
+        }
+    }
+
+    /// <summary>YARP drops <c>Connection</c> itself but not the headers it names (RFC 9110 §7.6.1); by the time the tunnel sees the request the list is gone.</summary>
+    private static void RemoveHeadersNamedInConnection(RequestTransformContext transform)
+    {
+        var connection = transform.HttpContext.Request.Headers.Connection;
+        if (connection.Count == 0)
+        {
+            return;
+        }
+
+        var named = HopByHopHeaders.NamedInConnection(connection.Where(v => v is not null)!);
+        foreach (var name in named ?? [])
+        {
+            transform.ProxyRequest.Headers.Remove(name);
+            transform.ProxyRequest.Content?.Headers.Remove(name);
         }
     }
 

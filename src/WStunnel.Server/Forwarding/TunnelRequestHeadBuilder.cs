@@ -24,7 +24,7 @@ internal static class TunnelRequestHeadBuilder
         {
             Method = request.Method.Method,
             Authority = request.Headers.Host ?? "",
-            PathAndQuery = PathAndQuery(request.RequestUri!),
+            PathAndQuery = request.Options.TryGetValue(TunnelRequestOptions.Target, out var target) ? target : PathAndQuery(request.RequestUri!),
             Headers = headers,
         };
     }

@@ -1,0 +1,191 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace WStunnel.EndToEnd.Tests.Infrastructure;
+
+/// <summary>The hidden server: a real Kestrel on 127.0.0.1 with endpoints that show what arrived.</summary>
+internal sealed class Backend : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private Backend(WebApplication app) => _app = app;
+
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>Requests that ended because the client went away, by id.</summary>
+    public ConcurrentDictionary<string, TaskCompletionSource> Aborted { get; } = new();
+
+    /// <summary>Gates the server-sent events endpoint: the next event is written only once released.</summary>
+    public ConcurrentDictionary<string, SemaphoreSlim> EventGates { get; } = new();
+
+    public int Hits;
+
+    public static async Task<Backend> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var backend = new Backend(app);
+        backend.Map(app);
+        await app.StartAsync();
+        backend.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        return backend;
+    }
+
+    private void Map(WebApplication app)
+    {
+        app.Use(async (context, next) =>
+        {
+            Interlocked.Increment(ref Hits);
+            await next(context);
+        });
+
+        app.Map("/echo/{**rest}", async (HttpContext context) =>
+        {
+            var request = context.Request;
+            var body = await new StreamReader(request.Body).ReadToEndAsync();
+            var text = new StringBuilder()
+                .Append("method=").AppendLine(request.Method)
+                .Append("target=").AppendLine(context.Features.Get<IHttpRequestFeature>()!.RawTarget)
+                .Append("host=").AppendLine(request.Host.Value)
+                .Append("body=").AppendLine(body);
+            foreach (var (name, values) in request.Headers)
+            {
+                foreach (var value in values)
+                {
+                    text.Append("header:").Append(name.ToLowerInvariant()).Append('=').AppendLine(value);
+                }
+            }
+
+            context.Response.Headers["X-Echo"] = "yes";
+            context.Response.Headers.Append("X-Repeated", "one");
+            context.Response.Headers.Append("X-Repeated", "two");
+            await context.Response.WriteAsync(text.ToString());
+        });
+
+        app.Map("/status/{code:int}", async (HttpContext context, int code) =>
+        {
+            context.Response.StatusCode = code;
+            if (code is not (204 or 304))
+            {
+                await context.Response.WriteAsync($"status {code}");
+            }
+        });
+
+        app.MapMethods("/bytes/{count:long}", ["GET", "HEAD"], async (HttpContext context, long count) =>
+        {
+            if (!context.Request.Query.ContainsKey("chunked"))
+            {
+                context.Response.ContentLength = count;
+            }
+
+            var buffer = new byte[64 * 1024];
+            for (long sent = 0; sent < count;)
+            {
+                var n = (int)Math.Min(buffer.Length, count - sent);
+                FillPattern(buffer.AsSpan(0, n), sent);
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), context.RequestAborted);
+                sent += n;
+            }
+        });
+
+        app.MapPost("/upload", async (HttpContext context) =>
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[64 * 1024];
+            long total = 0;
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                total += read;
+            }
+
+            await context.Response.WriteAsync($"{total} {Convert.ToHexStringLower(hash.GetHashAndReset())}");
+        });
+
+        app.MapGet("/sse/{id}", async (HttpContext context, string id) =>
+        {
+            var gate = EventGates.GetOrAdd(id, _ => new SemaphoreSlim(0));
+            context.Response.ContentType = "text/event-stream";
+            for (var i = 1; i <= 3; i++)
+            {
+                await context.Response.WriteAsync($"data: event {i}\n\n", context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                if (i < 3)
+                {
+                    await gate.WaitAsync(context.RequestAborted);
+                }
+            }
+        });
+
+        app.MapGet("/redirect", (HttpContext context) =>
+        {
+            context.Response.StatusCode = 302;
+            context.Response.Headers.Location = "/somewhere/else?x=1";
+            return Task.CompletedTask;
+        });
+
+        app.MapGet("/delay/{ms:int}", async (int ms) =>
+        {
+            await Task.Delay(ms);
+            return Results.Text($"done {ms}");
+        });
+
+        app.MapGet("/hang/{id}", async (HttpContext context, string id) =>
+        {
+            var aborted = Aborted.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            await context.Response.WriteAsync("started\n");
+            await context.Response.Body.FlushAsync();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                aborted.TrySetResult();
+            }
+        });
+    }
+
+    /// <summary>The deterministic bytes <c>/bytes/N</c> serves, so a test can hash what it expects.</summary>
+    public static void FillPattern(Span<byte> destination, long offset)
+    {
+        for (var i = 0; i < destination.Length; i++)
+        {
+            var position = offset + i;
+            destination[i] = (byte)((position * 31) ^ (position >> 8));
+        }
+    }
+
+    public static string ExpectedHash(long count)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[64 * 1024];
+        for (long offset = 0; offset < count;)
+        {
+            var n = (int)Math.Min(buffer.Length, count - offset);
+            FillPattern(buffer.AsSpan(0, n), offset);
+            hash.AppendData(buffer, 0, n);
+            offset += n;
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    public static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}

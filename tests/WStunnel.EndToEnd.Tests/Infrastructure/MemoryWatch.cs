@@ -1,0 +1,49 @@
+namespace WStunnel.EndToEnd.Tests.Infrastructure;
+
+/// <summary>
+/// Samples the managed heap while a transfer runs. Gateway, agent and backend share the test process,
+/// so a whole body buffered anywhere would show up as growth of at least its size.
+/// </summary>
+internal sealed class MemoryWatch : IDisposable
+{
+    private readonly long _baseline;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _sampler;
+    private long _peak;
+
+    private MemoryWatch()
+    {
+        _baseline = GC.GetTotalMemory(forceFullCollection: true);
+        _peak = _baseline;
+        _sampler = Task.Run(async () =>
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var now = GC.GetTotalMemory(forceFullCollection: false);
+                if (now > Interlocked.Read(ref _peak))
+                {
+                    Interlocked.Exchange(ref _peak, now);
+                }
+
+                await Task.Delay(5);
+            }
+        });
+    }
+
+    public static MemoryWatch Start() => new();
+
+    public void AssertGrowthBelow(long bytes, string what)
+    {
+        _stop.Cancel();
+        _sampler.Wait();
+        var growth = Interlocked.Read(ref _peak) - _baseline;
+        Assert.True(growth < bytes, $"{what}: managed heap grew by {growth / (1024 * 1024)} MiB (limit {bytes / (1024 * 1024)} MiB)");
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _sampler.Wait();
+        _stop.Dispose();
+    }
+}

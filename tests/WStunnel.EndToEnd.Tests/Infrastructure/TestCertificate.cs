@@ -1,0 +1,69 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace WStunnel.EndToEnd.Tests.Infrastructure;
+
+/// <summary>A private CA and a gateway certificate it signed, for localhost and 127.0.0.1, made fresh per fixture.</summary>
+internal sealed class TestCertificate : IDisposable
+{
+    private TestCertificate(X509Certificate2 authority, X509Certificate2 server, string caFile)
+    {
+        Authority = authority;
+        Server = server;
+        CaFile = caFile;
+    }
+
+    public X509Certificate2 Authority { get; }
+
+    public X509Certificate2 Server { get; }
+
+    /// <summary>The CA in a PEM file, as an operator would hand it to the agent.</summary>
+    public string CaFile { get; }
+
+    public static TestCertificate Create()
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var caRequest = new CertificateRequest("CN=WStunnel test CA", caKey, HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        var authority = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
+
+        using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=localhost", serverKey, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName("localhost");
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        using var signed = request.Create(authority, now.AddMinutes(-5), now.AddDays(1), RandomNumberGenerator.GetBytes(8));
+        using var withKey = signed.CopyWithPrivateKey(serverKey);
+        var server = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
+
+        var caFile = Path.Combine(Path.GetTempPath(), $"wstunnel-test-ca-{Guid.NewGuid():N}.pem");
+        File.WriteAllText(caFile, authority.ExportCertificatePem());
+        return new TestCertificate(authority, server, caFile);
+    }
+
+    /// <summary>An HTTP client for the test's side (the internet client) that trusts only this CA.</summary>
+    public HttpClient CreateClient(Uri baseAddress, Version? version = null) => new(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        SslOptions = { RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.GetCertHashString() == Server.GetCertHashString() },
+    })
+    {
+        BaseAddress = baseAddress,
+        DefaultRequestVersion = version ?? HttpVersion.Version11,
+        Timeout = TimeSpan.FromMinutes(5),
+    };
+
+    public void Dispose()
+    {
+        Authority.Dispose();
+        Server.Dispose();
+        File.Delete(CaFile);
+    }
+}

@@ -1,0 +1,182 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using WStunnel.Agent;
+
+namespace WStunnel.EndToEnd.Tests.Infrastructure;
+
+/// <summary>
+/// A backend, a gateway (YARP + WStunnel over real TLS on 127.0.0.1) with an ordinary route and a
+/// named-tunnel route beside token addressing, and one connected agent.
+/// </summary>
+public sealed class TunnelFixture : IAsyncLifetime
+{
+    public const string NamedTunnelToken = "named-tunnel-token-0123456789";
+    public const string HostSuffix = "tunnel.test";
+
+    internal TestCertificate Certificate { get; } = TestCertificate.Create();
+
+    internal Backend Backend { get; private set; } = null!;
+
+    public WebApplication Gateway { get; private set; } = null!;
+
+    public Uri GatewayAddress { get; private set; } = null!;
+
+    public string Token { get; } = "e2e-" + Guid.NewGuid().ToString("N");
+
+    public HttpClient Client { get; private set; } = null!;
+
+    internal RunningAgent Agent { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Backend = await Backend.StartAsync();
+        Gateway = await StartGatewayAsync(Certificate, Backend.Address);
+        GatewayAddress = new Uri(Gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        Client = Certificate.CreateClient(GatewayAddress);
+        Agent = await StartAgentAsync(Token, Backend.Address);
+        await StartAgentAsync(NamedTunnelToken, Backend.Address);
+    }
+
+    internal static async Task<WebApplication> StartGatewayAsync(TestCertificate certificate, Uri backend, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(System.Net.IPAddress.Loopback, 0, listen => listen.UseHttps(certificate.Server));
+        });
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ReverseProxy:Routes:plain:ClusterId"] = "plain",
+            ["ReverseProxy:Routes:plain:Match:Path"] = "/plain/{**rest}",
+            ["ReverseProxy:Routes:plain:Transforms:0:PathRemovePrefix"] = "/plain",
+            ["ReverseProxy:Clusters:plain:Destinations:d:Address"] = backend.ToString(),
+            ["ReverseProxy:Routes:named:ClusterId"] = "named",
+            ["ReverseProxy:Routes:named:Match:Path"] = "/named/{**rest}",
+            ["ReverseProxy:Routes:named:Transforms:0:PathRemovePrefix"] = "/named",
+            ["ReverseProxy:Clusters:named:Destinations:agent:Address"] = "wstunnel://build-agent",
+            ["WStunnel:Tunnels:build-agent:Token"] = NamedTunnelToken,
+            ["WStunnel:HostSuffixes:0"] = HostSuffix,
+        });
+        configure?.Invoke(builder);
+        builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy")).AddWStunnel();
+        var app = builder.Build();
+        app.MapWStunnel();
+        app.MapReverseProxy();
+        await app.StartAsync();
+        return app;
+    }
+
+    internal async Task<RunningAgent> StartAgentAsync(string token, Uri target, Action<WStunnelAgentOptions>? configure = null)
+    {
+        var agent = await RunningAgent.StartAsync(new Uri(GatewayAddress.ToString().Replace("https://", "wss://", StringComparison.Ordinal)), token, target, Certificate.CaFile, configure);
+        await WaitForRegistrationAsync(Gateway, token);
+        return agent;
+    }
+
+    /// <summary>Waits until the gateway serves <paramref name="token"/>: the agent's side of the handshake ends a moment earlier.</summary>
+    internal static async Task WaitForRegistrationAsync(WebApplication gateway, string token)
+    {
+        var registry = gateway.Services.GetRequiredService<WStunnel.Server.Registry.TunnelRegistry>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (registry.FindByToken(token)?.Session is not { IsAvailable: true })
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("the gateway did not register the agent within 30 s");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        Client.Dispose();
+        await RunningAgent.StopAllAsync();
+        await Gateway.DisposeAsync();
+        await Backend.DisposeAsync();
+        Certificate.Dispose();
+    }
+}
+
+/// <summary>An agent running in the test process, with a way to wait for its tunnel and to stop it.</summary>
+internal sealed class RunningAgent : IAsyncDisposable
+{
+    private static readonly List<RunningAgent> All = [];
+    private readonly CancellationTokenSource _stop = new();
+    private TunnelAgent _agent = null!;
+    private Task _run = Task.CompletedTask;
+    private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public TunnelAgent Agent => _agent;
+
+    public static async Task<RunningAgent> StartAsync(Uri server, string token, Uri target, string caFile, Action<WStunnelAgentOptions>? configure, bool waitForTunnel = true)
+    {
+        var options = new WStunnelAgentOptions
+        {
+            Server = server,
+            Token = token,
+            Target = target,
+            CaCertificateFile = caFile,
+            ReconnectDelay = TimeSpan.FromMilliseconds(100),
+            MaxReconnectDelay = TimeSpan.FromSeconds(1),
+        };
+        configure?.Invoke(options);
+        var running = new RunningAgent();
+        running._agent = new TunnelAgent(options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        running._agent.Connected += _ => running._connected.TrySetResult();
+        running._run = running._agent.RunAsync(running._stop.Token);
+        lock (All)
+        {
+            All.Add(running);
+        }
+
+        if (waitForTunnel)
+        {
+            await running.WaitForTunnelAsync();
+        }
+
+        return running;
+    }
+
+    public async Task WaitForTunnelAsync()
+    {
+        try
+        {
+            await _connected.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException("the agent did not open its tunnel within 30 s");
+        }
+    }
+
+    public static async Task StopAllAsync()
+    {
+        RunningAgent[] agents;
+        lock (All)
+        {
+            agents = [.. All];
+            All.Clear();
+        }
+
+        foreach (var agent in agents)
+        {
+            await agent.DisposeAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _agent.Dispose();
+    }
+}
