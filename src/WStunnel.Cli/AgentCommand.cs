@@ -15,13 +15,13 @@ internal static partial class AgentCommand
 
     public static Command Create()
     {
-        var server = new Option<Uri>("--server") { Description = "The gateway, e.g. wss://gateway.example.com (path defaults to /_tunnel).", Required = true };
+        var server = new Option<string>("--server") { Description = "The gateway, e.g. wss://gateway.example.com (path defaults to /_tunnel).", Required = true };
         var tokenFile = new Option<FileInfo?>("--token-file") { Description = $"File holding the token (at least 16 characters). Or set {TokenEnvironmentVariable}." };
         var token = new Option<string?>("--token") { Description = "The token itself. Visible to other users in the process list: prefer --token-file." };
-        var target = new Option<Uri>("--target") { Description = "Local server to replay requests against.", DefaultValueFactory = _ => new Uri("http://localhost:80") };
+        var target = new Option<string>("--target") { Description = "Local server to replay requests against.", DefaultValueFactory = _ => "http://localhost:80" };
         var caCert = new Option<FileInfo?>("--ca-cert") { Description = "PEM file of a private CA that signed the gateway's certificate." };
         var insecure = new Option<bool>("--insecure") { Description = "Do not verify the gateway's certificate (dangerous; logged loudly)." };
-        var proxy = new Option<Uri?>("--proxy") { Description = "HTTP CONNECT proxy, http://[user:pass@]host:port. Default: HTTPS_PROXY / NO_PROXY." };
+        var proxy = new Option<string?>("--proxy") { Description = "HTTP CONNECT proxy, http://[user:pass@]host:port. Default: HTTPS_PROXY / NO_PROXY." };
         var command = new Command("agent", """
             Run an agent: dial out to the gateway over wss, announce the token and replay the gateway's
             requests against the local target. Reconnects forever with backoff.
@@ -34,6 +34,16 @@ internal static partial class AgentCommand
 
         command.SetAction(async (result, cancellationToken) =>
         {
+            var errors = new List<string>();
+            var serverUri = ParseUri(result.GetValue(server), "--server", errors);
+            var targetUri = ParseUri(result.GetValue(target), "--target", errors);
+            var proxyUri = result.GetValue(proxy) is { } p ? ParseUri(p, "--proxy", errors) : null;
+            if (errors.Count > 0)
+            {
+                await Console.Error.WriteLineAsync(string.Join(Environment.NewLine, errors)).ConfigureAwait(false);
+                return CliExitCodes.ConfigurationError;
+            }
+
             var tokenValue = result.GetValue(token);
             var fileValue = result.GetValue(tokenFile)?.FullName;
             var builder = Host.CreateApplicationBuilder();
@@ -49,13 +59,13 @@ internal static partial class AgentCommand
 
             builder.Services.AddWStunnelAgent(options =>
             {
-                options.Server = result.GetValue(server);
+                options.Server = serverUri;
                 options.Token = tokenValue;
                 options.TokenFile = fileValue;
-                options.Target = result.GetValue(target)!;
+                options.Target = targetUri!;
                 options.CaCertificateFile = result.GetValue(caCert)?.FullName;
                 options.Insecure = result.GetValue(insecure);
-                options.Proxy = result.GetValue(proxy) ?? options.Proxy;
+                options.Proxy = proxyUri ?? options.Proxy;
             });
 
             try
@@ -72,6 +82,20 @@ internal static partial class AgentCommand
         });
         return command;
     }
+
+    private static Uri? ParseUri(string? value, string option, List<string> errors)
+    {
+        if (Uri.TryCreate(value, UriKind.Absolute, out var uri))
+        {
+            return uri;
+        }
+
+        errors.Add($"{option}: '{Redact(value)}' is not an absolute URL.");
+        return null;
+    }
+
+    /// <summary>Proxy URLs may carry credentials; never echo them.</summary>
+    private static string Redact(string? value) => value is null ? "" : System.Text.RegularExpressions.Regex.Replace(value, "//[^/@]*@", "//***@");
 
     private sealed partial class TokenOnCommandLineWarning(ILogger<TokenOnCommandLineWarning> logger) : IHostedService
     {

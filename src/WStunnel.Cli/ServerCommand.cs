@@ -67,6 +67,12 @@ internal static class ServerCommand
                 await Console.Error.WriteLineAsync("Configuration error: " + string.Join(Environment.NewLine + "  ", ex.Failures)).ConfigureAwait(false);
                 return CliExitCodes.ConfigurationError;
             }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException)
+            {
+                // Kestrel's own start-up errors: no certificate for an HTTPS endpoint, port in use, bad route config.
+                await Console.Error.WriteLineAsync($"The gateway could not start: {ex.Message}").ConfigureAwait(false);
+                return CliExitCodes.ConfigurationError;
+            }
         });
         return command;
     }
