@@ -71,6 +71,7 @@ internal static partial class AgentCommand
             try
             {
                 using var host = builder.Build();
+                _ = host.Services.GetRequiredService<IOptions<WStunnelAgentOptions>>().Value; // validate before the host logs a stack trace
                 await host.RunAsync(cancellationToken).ConfigureAwait(false);
                 return CliExitCodes.Success;
             }

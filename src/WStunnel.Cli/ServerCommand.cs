@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -58,6 +59,7 @@ internal static class ServerCommand
                         GatewayApp.UseCertificate(builder, certificate);
                     }
                 });
+                _ = app.Services.GetRequiredService<IOptions<WStunnel.Server.WStunnelOptions>>().Value; // validate before Kestrel starts
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
                 await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
                 return CliExitCodes.Success;

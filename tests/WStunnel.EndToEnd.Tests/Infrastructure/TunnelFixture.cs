@@ -73,9 +73,11 @@ public sealed class TunnelFixture : IAsyncLifetime
         return app;
     }
 
+    internal Uri AgentServerUri => new(GatewayAddress.ToString().Replace("https://", "wss://", StringComparison.Ordinal));
+
     internal async Task<RunningAgent> StartAgentAsync(string token, Uri target, Action<WStunnelAgentOptions>? configure = null)
     {
-        var agent = await RunningAgent.StartAsync(new Uri(GatewayAddress.ToString().Replace("https://", "wss://", StringComparison.Ordinal)), token, target, Certificate.CaFile, configure);
+        var agent = await RunningAgent.StartAsync(AgentServerUri, token, target, Certificate.CaFile, configure);
         await WaitForRegistrationAsync(Gateway, token);
         return agent;
     }
@@ -117,7 +119,7 @@ internal sealed class RunningAgent : IAsyncDisposable
 
     public TunnelAgent Agent => _agent;
 
-    public static async Task<RunningAgent> StartAsync(Uri server, string token, Uri target, string caFile, Action<WStunnelAgentOptions>? configure, bool waitForTunnel = true)
+    public static async Task<RunningAgent> StartAsync(Uri server, string token, Uri target, string caFile, Action<WStunnelAgentOptions>? configure, bool waitForTunnel = true, ILogger? logger = null)
     {
         var options = new WStunnelAgentOptions
         {
@@ -130,7 +132,7 @@ internal sealed class RunningAgent : IAsyncDisposable
         };
         configure?.Invoke(options);
         var running = new RunningAgent();
-        running._agent = new TunnelAgent(options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        running._agent = new TunnelAgent(options, logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         running._agent.Connected += _ => running._connected.TrySetResult();
         running._run = running._agent.RunAsync(running._stop.Token);
         lock (All)

@@ -1,0 +1,44 @@
+using WStunnel.EndToEnd.Tests.Infrastructure;
+
+namespace WStunnel.EndToEnd.Tests;
+
+/// <summary>The <c>wstunnel</c> command as operators and the quick start use it.</summary>
+public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixture>
+{
+    [Fact]
+    public async Task The_demo_sends_a_request_through_a_loopback_tunnel_and_prints_curl_commands()
+    {
+        using var demo = CliProcess.Start(["demo", "--once"]);
+        Assert.Equal(0, await demo.WaitForExitAsync(TimeSpan.FromMinutes(2)));
+        Assert.Contains("Hello from the backend behind the tunnel! You asked for GET /hello?from=demo", demo.Output, StringComparison.Ordinal);
+        Assert.Contains("curl --cacert", demo.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_agent_with_a_short_token_exits_with_a_configuration_error_naming_the_setting()
+    {
+        using var agent = CliProcess.Start(["agent", "--server", "wss://localhost:1", "--token", "short"]);
+        Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Contains("Token must be at least 16 characters", agent.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", agent.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_agent_given_the_token_on_the_command_line_warns_and_never_logs_it()
+    {
+        var token = "visible-" + Guid.NewGuid().ToString("N");
+        using var agent = CliProcess.Start(["agent", "--server", fixture.AgentServerUri.ToString(), "--ca-cert", fixture.Certificate.CaFile, "--target", fixture.Backend.Address.ToString(), "--token", token]);
+        await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, token);
+        Assert.Equal("status 200", await fixture.Client.GetStringAsync($"/_token/{token}/status/200"));
+        Assert.Contains("process list", agent.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, agent.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_gateway_without_a_certificate_for_its_https_endpoint_exits_with_a_clear_error()
+    {
+        using var server = CliProcess.Start(["server", "--urls", "https://127.0.0.1:0", "--config", "/nonexistent/appsettings.json"]);
+        Assert.NotEqual(0, await server.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        Assert.DoesNotContain("Unhandled exception", server.Output, StringComparison.Ordinal);
+    }
+}

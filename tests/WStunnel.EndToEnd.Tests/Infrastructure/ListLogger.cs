@@ -1,0 +1,34 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace WStunnel.EndToEnd.Tests.Infrastructure;
+
+/// <summary>Collects log lines, so a test can wait for the one that is the interface.</summary>
+internal sealed class ListLogger : ILogger
+{
+    public ConcurrentQueue<string> Lines { get; } = new();
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+
+    public async Task<string> WaitForAsync(string fragment)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var line = Lines.FirstOrDefault(l => l.Contains(fragment, StringComparison.Ordinal));
+            if (line is not null)
+            {
+                return line;
+            }
+
+            await Task.Delay(20);
+        }
+
+        throw new TimeoutException($"no log line containing '{fragment}' within 30 s; got:\n{string.Join('\n', Lines)}");
+    }
+}
