@@ -75,9 +75,16 @@ public sealed class TunnelFixture : IAsyncLifetime
 
     internal Uri AgentServerUri => new(GatewayAddress.ToString().Replace("https://", "wss://", StringComparison.Ordinal));
 
+    private readonly List<RunningAgent> _agents = [];
+
     internal async Task<RunningAgent> StartAgentAsync(string token, Uri target, Action<WStunnelAgentOptions>? configure = null)
     {
         var agent = await RunningAgent.StartAsync(AgentServerUri, token, target, Certificate.CaFile, configure);
+        lock (_agents)
+        {
+            _agents.Add(agent);
+        }
+
         await WaitForRegistrationAsync(Gateway, token);
         return agent;
     }
@@ -101,7 +108,11 @@ public sealed class TunnelFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Client.Dispose();
-        await RunningAgent.StopAllAsync();
+        foreach (var agent in _agents)
+        {
+            await agent.DisposeAsync();
+        }
+
         await Gateway.DisposeAsync();
         await Backend.DisposeAsync();
         Certificate.Dispose();
@@ -111,11 +122,10 @@ public sealed class TunnelFixture : IAsyncLifetime
 /// <summary>An agent running in the test process, with a way to wait for its tunnel and to stop it.</summary>
 internal sealed class RunningAgent : IAsyncDisposable
 {
-    private static readonly List<RunningAgent> All = [];
     private readonly CancellationTokenSource _stop = new();
     private TunnelAgent _agent = null!;
     private Task _run = Task.CompletedTask;
-    private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public TunnelAgent Agent => _agent;
 
@@ -135,10 +145,6 @@ internal sealed class RunningAgent : IAsyncDisposable
         running._agent = new TunnelAgent(options, logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         running._agent.Connected += _ => running._connected.TrySetResult();
         running._run = running._agent.RunAsync(running._stop.Token);
-        lock (All)
-        {
-            All.Add(running);
-        }
 
         if (waitForTunnel)
         {
@@ -160,23 +166,13 @@ internal sealed class RunningAgent : IAsyncDisposable
         }
     }
 
-    public static async Task StopAllAsync()
-    {
-        RunningAgent[] agents;
-        lock (All)
-        {
-            agents = [.. All];
-            All.Clear();
-        }
-
-        foreach (var agent in agents)
-        {
-            await agent.DisposeAsync();
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         await _run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _agent.Dispose();
