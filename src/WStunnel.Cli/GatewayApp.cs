@@ -9,9 +9,15 @@ namespace WStunnel.Cli;
 /// <summary>The standalone gateway: YARP with its routes from configuration, plus WStunnel.</summary>
 internal static class GatewayApp
 {
+    /// <summary>
+    /// Builds the gateway. Configuration comes only from <paramref name="configFile"/>, then <c>WSTUNNEL__</c>
+    /// environment variables, then <paramref name="args"/>, each overriding the one before.
+    /// </summary>
     public static WebApplication Build(string[] args, string? configFile, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = Directory.GetCurrentDirectory() });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection();
         if (configFile is not null)
         {
             builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: true);
