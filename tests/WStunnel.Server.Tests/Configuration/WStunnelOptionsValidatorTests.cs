@@ -1,0 +1,68 @@
+using WStunnel.Server.Configuration;
+
+namespace WStunnel.Server.Tests.Configuration;
+
+public sealed class WStunnelOptionsValidatorTests
+{
+    private static IEnumerable<string> Failures(WStunnelOptions options) =>
+        new WStunnelOptionsValidator().Validate(null, options).Failures ?? [];
+
+    [Fact]
+    public void Defaults_are_valid() => Assert.Empty(Failures(new WStunnelOptions()));
+
+    [Fact]
+    public void Each_bad_setting_is_named_in_its_message()
+    {
+        var options = new WStunnelOptions
+        {
+            MinimumTokenLength = 8,
+            TokenHeader = "bad header",
+            TokenPathPrefix = "_token/",
+            KeepAliveTimeout = TimeSpan.FromSeconds(1),
+            Limits = { MaxHeaderBytes = 10 },
+        };
+        options.HostSuffixes.Add("*.wild.example.com");
+        var failures = string.Join("\n", Failures(options));
+        Assert.Contains("WStunnel:MinimumTokenLength", failures, StringComparison.Ordinal);
+        Assert.Contains("WStunnel:TokenHeader", failures, StringComparison.Ordinal);
+        Assert.Contains("WStunnel:TokenPathPrefix", failures, StringComparison.Ordinal);
+        Assert.Contains("WStunnel:KeepAliveTimeout", failures, StringComparison.Ordinal);
+        Assert.Contains("WStunnel:HostSuffixes:0", failures, StringComparison.Ordinal);
+        Assert.Contains("WStunnel:Limits:MaxHeaderBytes", failures, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_named_tunnel_needs_exactly_one_readable_token_source()
+    {
+        var options = new WStunnelOptions();
+        options.Tunnels["none"] = new WStunnelTunnelOptions();
+        options.Tunnels["two"] = new WStunnelTunnelOptions { Token = "0123456789abcdef", TokenFile = "/x" };
+        options.Tunnels["missing-file"] = new WStunnelTunnelOptions { TokenFile = "/nonexistent/token" };
+        options.Tunnels["missing-env"] = new WStunnelTunnelOptions { TokenEnvironmentVariable = "WSTUNNEL_TEST_UNSET_VARIABLE" };
+        options.Tunnels["short"] = new WStunnelTunnelOptions { Token = "short-secret" };
+        options.Tunnels["bad/name"] = new WStunnelTunnelOptions { Token = "0123456789abcdef" };
+        var failures = Failures(options).ToList();
+        Assert.Contains(failures, f => f.Contains("Tunnels:none must set exactly one", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("Tunnels:two must set exactly one", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("Tunnels:missing-file", StringComparison.Ordinal) && f.Contains("cannot be read", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("Tunnels:missing-env", StringComparison.Ordinal) && f.Contains("not set", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("Tunnels:short has a token shorter", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("Tunnels:bad/name is not a valid tunnel name", StringComparison.Ordinal));
+        Assert.DoesNotContain(failures, f => f.Contains("short-secret", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_token_file_is_read_and_trimmed()
+    {
+        var file = Path.GetTempFileName();
+        File.WriteAllText(file, "  file-token-0123456789\n");
+        try
+        {
+            Assert.Equal("file-token-0123456789", TunnelTokenSource.Read(new WStunnelTunnelOptions { TokenFile = file }));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
