@@ -1,0 +1,49 @@
+using WStunnel.Agent.Configuration;
+
+namespace WStunnel.Agent.Tests.Configuration;
+
+public sealed class AgentOptionsValidatorTests
+{
+    private static string Failures(WStunnelAgentOptions options) =>
+        string.Join("\n", new AgentOptionsValidator().Validate(null, options).Failures ?? []);
+
+    [Fact]
+    public void A_complete_configuration_is_valid() =>
+        Assert.Empty(Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw.example.com"), Token = "0123456789abcdef" }));
+
+    [Fact]
+    public void Missing_server_and_token_are_named()
+    {
+        var failures = Failures(new WStunnelAgentOptions());
+        Assert.Contains("WStunnelAgent:Server is required", failures, StringComparison.Ordinal);
+        Assert.Contains("set exactly one of Token or TokenFile", failures, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unencrypted_server_needs_an_explicit_opt_out()
+    {
+        Assert.Contains("not encrypted", Failures(new WStunnelAgentOptions { Server = new Uri("ws://gw.example.com"), Token = "0123456789abcdef" }), StringComparison.Ordinal);
+        Assert.Empty(Failures(new WStunnelAgentOptions { Server = new Uri("ws://gw.example.com"), Token = "0123456789abcdef", Insecure = true }));
+    }
+
+    [Theory]
+    [InlineData("http://localhost:8080/app", "Target must be an origin")]
+    [InlineData("ftp://localhost", "Target must be an origin")]
+    public void A_target_must_be_an_http_origin(string target, string message) =>
+        Assert.Contains(message, Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", Target = new Uri(target) }), StringComparison.Ordinal);
+
+    [Fact]
+    public void A_short_token_is_refused_without_echoing_it()
+    {
+        var failures = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "tiny-secret" });
+        Assert.Contains("at least 16 characters", failures, StringComparison.Ordinal);
+        Assert.DoesNotContain("tiny-secret", failures, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unreadable_token_file_is_named()
+    {
+        var failures = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), TokenFile = "/nonexistent/token" });
+        Assert.Contains("TokenFile '/nonexistent/token' cannot be read", failures, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,83 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using WStunnel.Agent.Connection;
+
+namespace WStunnel.Agent.Tests.Connection;
+
+public sealed class GatewayCertificateValidatorTests
+{
+    [Fact]
+    public void A_certificate_from_the_private_CA_is_accepted_despite_an_untrusted_chain()
+    {
+        using var ca = CreateCa("CN=Private CA");
+        using var leaf = CreateLeaf(ca, "localhost");
+        var validator = new GatewayCertificateValidator([ca]);
+        Assert.True(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors));
+    }
+
+    [Fact]
+    public void A_certificate_from_another_CA_is_refused()
+    {
+        using var ca = CreateCa("CN=Private CA");
+        using var other = CreateCa("CN=Someone else");
+        using var leaf = CreateLeaf(other, "localhost");
+        var validator = new GatewayCertificateValidator([ca]);
+        Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors));
+    }
+
+    [Fact]
+    public void A_name_mismatch_is_refused_even_from_the_private_CA()
+    {
+        using var ca = CreateCa("CN=Private CA");
+        using var leaf = CreateLeaf(ca, "elsewhere.example.com");
+        var validator = new GatewayCertificateValidator([ca]);
+        Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNameMismatch));
+    }
+
+    [Fact]
+    public void Without_a_private_CA_only_the_system_verdict_counts()
+    {
+        using var ca = CreateCa("CN=Private CA");
+        using var leaf = CreateLeaf(ca, "localhost");
+        var validator = new GatewayCertificateValidator(null);
+        Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.True(validator.Validate(leaf, null, SslPolicyErrors.None));
+    }
+
+    [Fact]
+    public void A_CA_file_without_certificates_is_a_clear_error()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            var error = Assert.Throws<InvalidOperationException>(() => GatewayCertificateValidator.FromFile(file));
+            Assert.Contains("contains no PEM certificate", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static X509Certificate2 CreateCa(string subject)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+    }
+
+    private static X509Certificate2 CreateLeaf(X509Certificate2 ca, string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=" + name, key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName(name);
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        return request.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), RandomNumberGenerator.GetBytes(8));
+    }
+}
