@@ -21,11 +21,56 @@ internal sealed class CliProcess : IDisposable
         }
     }
 
-    public static CliProcess Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    public static CliProcess Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null) =>
+        StartDll(Path.Combine(AppContext.BaseDirectory, "wstunnel.dll"), arguments, environment);
+
+    /// <summary>Runs a sample as built by the solution, in the same configuration as the tests.</summary>
+    public static CliProcess StartSample(string name, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
     {
-        var cli = Path.Combine(AppContext.BaseDirectory, "wstunnel.dll");
-        var start = new ProcessStartInfo("dotnet", ["exec", cli, .. arguments])
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "WStunnel.sln")))
         {
+            root = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(root)) ?? throw new InvalidOperationException("repository root not found");
+        }
+
+        var dll = Path.Combine(root, "samples", name, "bin", configuration, "net10.0", name + ".dll");
+        return File.Exists(dll)
+            ? StartDll(dll, arguments, environment)
+            : throw new InvalidOperationException($"{dll} is missing: build the solution first (dotnet build WStunnel.sln)");
+    }
+
+    /// <summary>Waits for an output line containing <paramref name="fragment"/> and returns it.</summary>
+    public async Task<string> WaitForOutputAsync(string fragment, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            lock (_output)
+            {
+                var line = _output.FirstOrDefault(l => l.Contains(fragment, StringComparison.Ordinal));
+                if (line is not null)
+                {
+                    return line;
+                }
+            }
+
+            if (_process.HasExited)
+            {
+                break;
+            }
+
+            await Task.Delay(20);
+        }
+
+        throw new TimeoutException($"no output containing '{fragment}'; got:\n{Output}");
+    }
+
+    private static CliProcess StartDll(string dll, IEnumerable<string> arguments, IDictionary<string, string>? environment)
+    {
+        var start = new ProcessStartInfo("dotnet", ["exec", dll, .. arguments])
+        {
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };

@@ -51,6 +51,7 @@ public sealed class TunnelFixture : IAsyncLifetime
             kestrel.Listen(System.Net.IPAddress.Loopback, 0, listen => listen.UseHttps(certificate.Server));
         });
         builder.Logging.ClearProviders();
+        builder.Configuration.Sources.Clear(); // only what the test says; never an appsettings.json lying around
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ReverseProxy:Routes:plain:ClusterId"] = "plain",
