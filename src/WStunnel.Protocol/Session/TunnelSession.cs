@@ -106,21 +106,24 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     /// <summary>
     /// Exchanges hellos over <paramref name="transport"/> and starts the session. The agent passes
-    /// <paramref name="onStream"/> to answer the streams the gateway opens.
+    /// <paramref name="onStream"/> to answer the streams the gateway opens. The agent speaks first;
+    /// the gateway answers only after <paramref name="onEstablished"/> ran, so by the time the agent
+    /// sees the gateway's hello the gateway already routes requests to this session.
     /// </summary>
     public static async Task<TunnelSession> StartAsync(
         ITunnelTransport transport,
         TunnelSessionOptions options,
         SessionRole role,
         Func<TunnelStream, Task>? onStream,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Action<TunnelSession>? onEstablished = null)
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(options);
         var session = new TunnelSession(transport, options, role) { _onStream = onStream };
         try
         {
-            await session.HandshakeAsync(cancellationToken).ConfigureAwait(false);
+            await session.HandshakeAsync(onEstablished, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -140,7 +143,7 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     // ---------------------------------------------------------------- handshake
 
-    private async Task HandshakeAsync(CancellationToken cancellationToken)
+    private async Task HandshakeAsync(Action<TunnelSession>? onEstablished, CancellationToken cancellationToken)
     {
         var sessionId = _role == SessionRole.Gateway ? Guid.NewGuid() : Guid.Empty;
         var hello = new HelloMessage(ProtocolVersion, ProtocolVersion, _local, sessionId, 0);
@@ -152,7 +155,11 @@ internal sealed class TunnelSession : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         try
         {
-            await _transport.SendAsync(frame, linked.Token).ConfigureAwait(false);
+            if (_role == SessionRole.Agent)
+            {
+                await _transport.SendAsync(frame, linked.Token).ConfigureAwait(false);
+            }
+
             var header = await ReceiveFrameAsync(linked.Token).ConfigureAwait(false);
             if (header.Type != FrameType.Hello)
             {
@@ -173,6 +180,10 @@ internal sealed class TunnelSession : IAsyncDisposable
             if (_role == SessionRole.Gateway)
             {
                 _streamSlots = new SemaphoreSlim(peer.Limits.MaxConcurrentStreams);
+
+                // Streams opened from here on wait in the queue until the write loop starts, after the hello.
+                onEstablished?.Invoke(this);
+                await _transport.SendAsync(frame, linked.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

@@ -65,24 +65,40 @@ internal sealed class TunnelEndpointHandler(
         }).ConfigureAwait(false);
 
         TunnelSession session;
+        TunnelSession? attached = null;
+        TunnelSession? replaced = null;
         try
         {
-            session = await TunnelSession.StartAsync(new WebSocketTransport(webSocket), SessionOptions(), SessionRole.Gateway, null, context.RequestAborted).ConfigureAwait(false);
+            // Attached before the gateway's hello goes out: once the agent sees it, requests reach it.
+            session = await TunnelSession.StartAsync(new WebSocketTransport(webSocket), SessionOptions(), SessionRole.Gateway, null, context.RequestAborted,
+                established =>
+                {
+                    attached = established;
+                    replaced = tunnel.Attach(established);
+                }).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TunnelProtocolException or TimeoutException or WebSocketException or OperationCanceledException or IOException)
         {
             ServerLog.HandshakeFailed(logger, remote, ex.Message);
             webSocket.Abort();
+            if (attached is not null)
+            {
+                registry.Detach(tunnel, attached);
+                if (replaced is { IsAvailable: true })
+                {
+                    tunnel.Attach(replaced); // the handshake that would have replaced it failed; keep serving
+                }
+            }
+
             return;
         }
 
-        await RunAsync(tunnel, session, context).ConfigureAwait(false);
+        await RunAsync(tunnel, session, replaced, context).ConfigureAwait(false);
     }
 
-    private async Task RunAsync(TunnelEntry tunnel, TunnelSession session, HttpContext context)
+    private async Task RunAsync(TunnelEntry tunnel, TunnelSession session, TunnelSession? replaced, HttpContext context)
     {
         ServerLog.AgentConnected(logger, tunnel.DisplayName, context.Connection.RemoteIpAddress, session.TransportName, session.SessionId);
-        var replaced = tunnel.Attach(session);
         if (replaced is not null)
         {
             // The same token reconnected: its old connection is most likely dead. Let its streams finish briefly.

@@ -220,6 +220,27 @@ public sealed class TunnelSessionTests
     }
 
     [Fact]
+    public async Task The_gateway_is_established_before_it_answers_the_agents_hello()
+    {
+        var (gatewayTransport, agentTransport) = InMemoryTransport.CreatePair();
+        var sentBeforeEstablished = -1;
+        var gatewayTask = TunnelSession.StartAsync(gatewayTransport, new TunnelSessionOptions(), SessionRole.Gateway, null, default,
+            _ =>
+            {
+                lock (gatewayTransport.Sent)
+                {
+                    sentBeforeEstablished = gatewayTransport.Sent.Count;
+                }
+            });
+        await using var agent = await TunnelSession.StartAsync(agentTransport, new TunnelSessionOptions(), SessionRole.Agent, _ => Task.CompletedTask, default);
+        await using var gateway = await gatewayTask;
+
+        // When the agent saw the gateway's hello, the gateway had already run its "established" step.
+        Assert.Equal(0, sentBeforeEstablished);
+        Assert.Equal(gateway.SessionId, agent.SessionId);
+    }
+
+    [Fact]
     public async Task Acknowledgements_follow_the_frames_received()
     {
         await using var pair = await SessionPair.StartAsync(async stream =>
