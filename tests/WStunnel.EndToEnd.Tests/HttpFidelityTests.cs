@@ -145,6 +145,21 @@ public sealed class HttpFidelityTests(TunnelFixture fixture) : IClassFixture<Tun
     }
 
     [Fact]
+    public async Task Response_trailers_reach_the_client()
+    {
+        var token = "trailers-" + Guid.NewGuid().ToString("N");
+        await fixture.StartAgentAsync(token, fixture.Backend.Http2Address, o => o.TargetHttp2 = true);
+        using var client = fixture.Certificate.CreateClient(fixture.GatewayAddress, HttpVersion.Version20);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/_token/{token}/trailers") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("body before trailers", await response.Content.ReadAsStringAsync());
+        Assert.Equal(["abc123"], response.TrailingHeaders.GetValues("x-checksum"));
+        Assert.Equal(["0"], response.TrailingHeaders.GetValues("grpc-status"));
+    }
+
+    [Fact]
     public async Task Two_hundred_concurrent_requests_with_inverse_delays_each_get_their_own_answer()
     {
         var answers = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Client.GetStringAsync(Via($"/delay/{(200 - i) * 2}"))));

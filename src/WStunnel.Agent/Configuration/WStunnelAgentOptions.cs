@@ -18,6 +18,12 @@ public sealed class WStunnelAgentOptions
     /// <summary>The local server requests are replayed against. Default: <c>http://localhost:80</c>.</summary>
     public Uri Target { get; set; } = new("http://localhost:80");
 
+    /// <summary>
+    /// Speak HTTP/2 to the target: prior-knowledge h2c for <c>http://</c> targets, ALPN for <c>https://</c>.
+    /// Needed for gRPC and anything else that relies on response trailers. Default: false (HTTP/1.1).
+    /// </summary>
+    public bool TargetHttp2 { get; set; }
+
     /// <summary>A PEM file of CA certificates trusted for the gateway's certificate, in addition to the system store.</summary>
     public string? CaCertificateFile { get; set; }
 

@@ -18,6 +18,8 @@ internal sealed class TargetDispatcher : IDisposable
     private readonly Uri _target;
     private readonly string _origin;
     private readonly TimeSpan _responseTimeout;
+    private readonly Version _version;
+    private readonly HttpVersionPolicy _versionPolicy;
     private readonly HttpMessageInvoker _client;
     private readonly ILogger _logger;
 
@@ -26,6 +28,12 @@ internal sealed class TargetDispatcher : IDisposable
         _target = options.Target;
         _origin = options.Target.GetLeftPart(UriPartial.Authority);
         _responseTimeout = options.TargetResponseTimeout;
+        _version = options.TargetHttp2 ? HttpVersion.Version20 : HttpVersion.Version11;
+
+        // Cleartext HTTP/2 has no negotiation: it must be asked for exactly (prior knowledge).
+        _versionPolicy = options.TargetHttp2 && options.Target.Scheme == Uri.UriSchemeHttp
+            ? HttpVersionPolicy.RequestVersionExact
+            : HttpVersionPolicy.RequestVersionOrLower;
         _logger = logger;
         _client = new HttpMessageInvoker(new SocketsHttpHandler
         {
@@ -87,8 +95,8 @@ internal sealed class TargetDispatcher : IDisposable
     {
         var request = new HttpRequestMessage(new HttpMethod(head.Method), new Uri(_origin + (head.PathAndQuery == "*" ? "/" : head.PathAndQuery)))
         {
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            Version = _version,
+            VersionPolicy = _versionPolicy,
         };
 
         if (stream.RequestHasBody)

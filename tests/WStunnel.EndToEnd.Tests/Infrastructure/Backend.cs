@@ -23,6 +23,9 @@ internal sealed class Backend : IAsyncDisposable
 
     public Uri Address { get; private set; } = null!;
 
+    /// <summary>The same endpoints over cleartext HTTP/2 (prior knowledge), which carries trailers.</summary>
+    public Uri Http2Address { get; private set; } = null!;
+
     /// <summary>Requests that ended because the client went away, by id.</summary>
     public ConcurrentDictionary<string, TaskCompletionSource> Aborted { get; } = new();
 
@@ -36,14 +39,20 @@ internal sealed class Backend : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = null;
+            k.Listen(System.Net.IPAddress.Loopback, 0);
+            k.Listen(System.Net.IPAddress.Loopback, 0, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+        });
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var backend = new Backend(app);
         backend.Map(app);
         await app.StartAsync();
-        backend.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
+        backend.Address = new Uri(addresses[0]);
+        backend.Http2Address = new Uri(addresses[1]);
         return backend;
     }
 
@@ -132,6 +141,21 @@ internal sealed class Backend : IAsyncDisposable
                     await gate.WaitAsync(context.RequestAborted);
                 }
             }
+        });
+
+        app.MapGet("/trailers", async (HttpContext context) =>
+        {
+            if (!context.Response.SupportsTrailers())
+            {
+                context.Response.StatusCode = 505;
+                await context.Response.WriteAsync("this listener cannot send trailers");
+                return;
+            }
+
+            context.Response.DeclareTrailer("x-checksum");
+            await context.Response.WriteAsync("body before trailers");
+            context.Response.AppendTrailer("x-checksum", "abc123");
+            context.Response.AppendTrailer("grpc-status", "0");
         });
 
         app.MapGet("/redirect", (HttpContext context) =>

@@ -32,3 +32,23 @@ internal sealed class ListLogger : ILogger
         throw new TimeoutException($"no log line containing '{fragment}' within 30 s; got:\n{string.Join('\n', Lines)}");
     }
 }
+
+/// <summary>Routes every logger of a host into one <see cref="ListLogger"/>, with the category in front.</summary>
+internal sealed class ListLoggerProvider(ListLogger sink) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new CategoryLogger(categoryName, sink);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class CategoryLogger(string category, ListLogger sink) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            sink.Lines.Enqueue($"{category} {logLevel}: {formatter(state, exception)} {exception}");
+    }
+}

@@ -32,10 +32,18 @@ public sealed class TunnelFixture : IAsyncLifetime
 
     internal RunningAgent Agent { get; private set; } = null!;
 
+    /// <summary>Everything the gateway logged at any level, from WStunnel and YARP.</summary>
+    internal ListLogger GatewayLog { get; } = new();
+
     public async Task InitializeAsync()
     {
         Backend = await Backend.StartAsync();
-        Gateway = await StartGatewayAsync(Certificate, Backend.Address);
+        Gateway = await StartGatewayAsync(Certificate, Backend.Address, builder =>
+        {
+            builder.Logging.AddProvider(new ListLoggerProvider(GatewayLog));
+            builder.Logging.SetMinimumLevel(LogLevel.Trace);
+            builder.Logging.AddFilter((category, _) => category is not null && (category.StartsWith("WStunnel", StringComparison.Ordinal) || category.StartsWith("Yarp", StringComparison.Ordinal)));
+        });
         GatewayAddress = new Uri(Gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
         Client = Certificate.CreateClient(GatewayAddress);
         Agent = await StartAgentAsync(Token, Backend.Address);
