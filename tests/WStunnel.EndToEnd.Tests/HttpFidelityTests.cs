@@ -113,6 +113,14 @@ public sealed class HttpFidelityTests(TunnelFixture fixture) : IClassFixture<Tun
     }
 
     [Fact]
+    public async Task Response_headers_named_in_Connection_do_not_cross_the_tunnel()
+    {
+        using var response = await Client.GetAsync(Via("/connection-named"));
+        Assert.Equal("for everyone", response.Headers.GetValues("X-Public").Single());
+        Assert.False(response.Headers.Contains("X-Private"));
+    }
+
+    [Fact]
     public async Task Redirects_pass_back_unchanged()
     {
         using var response = await Client.GetAsync(Via("/redirect"));

@@ -104,28 +104,7 @@ internal sealed class TargetDispatcher : IDisposable
             request.Content = new TunnelRequestContent(stream);
         }
 
-        HashSet<string>? named = null;
-        foreach (var (name, value) in head.Headers)
-        {
-            if (string.Equals(name, "Connection", StringComparison.OrdinalIgnoreCase))
-            {
-                named = HopByHopHeaders.NamedInConnection([.. named ?? [], value]);
-            }
-        }
-
-        foreach (var (name, value) in head.Headers)
-        {
-            if (HopByHopHeaders.ShouldDrop(name, named))
-            {
-                continue;
-            }
-
-            if (!request.Headers.TryAddWithoutValidation(name, value))
-            {
-                request.Content ??= new ByteArrayContent([]);
-                request.Content.Headers.TryAddWithoutValidation(name, value);
-            }
-        }
+        TunnelHeaders.CopyTo(head.Headers, request.Headers, () => (request.Content ??= new ByteArrayContent([])).Headers);
 
         if (head.Authority.Length > 0)
         {
@@ -139,7 +118,7 @@ internal sealed class TargetDispatcher : IDisposable
     {
         var status = (int)response.StatusCode;
         var bodyless = status is 204 or 304 || string.Equals(head.Method, "HEAD", StringComparison.OrdinalIgnoreCase);
-        stream.SendResponseHead(new ResponseHead { StatusCode = status, Headers = ResponseHeaders(response) }, endStream: bodyless);
+        stream.SendResponseHead(new ResponseHead { StatusCode = status, Headers = TunnelHeaders.Collect(response.Headers, response.Content.Headers) }, endStream: bodyless);
         if (bodyless)
         {
             return;
@@ -169,28 +148,6 @@ internal sealed class TargetDispatcher : IDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    private static List<KeyValuePair<string, string>> ResponseHeaders(HttpResponseMessage response)
-    {
-        var headers = new List<KeyValuePair<string, string>>();
-        var named = response.Headers.NonValidated.TryGetValues("Connection", out var connection)
-            ? HopByHopHeaders.NamedInConnection(connection)
-            : null;
-        foreach (var (name, values) in response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated))
-        {
-            if (HopByHopHeaders.ShouldDrop(name, named))
-            {
-                continue;
-            }
-
-            foreach (var value in values)
-            {
-                headers.Add(new(name, value));
-            }
-        }
-
-        return headers;
     }
 
     private static List<KeyValuePair<string, string>>? Trailers(HttpResponseMessage response)

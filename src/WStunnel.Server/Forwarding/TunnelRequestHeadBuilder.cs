@@ -11,14 +11,7 @@ internal static class TunnelRequestHeadBuilder
 
     public static RequestHead Build(HttpRequestMessage request)
     {
-        var headers = new List<KeyValuePair<string, string>>();
-        var named = NamedInConnection(request);
-        Add(headers, request.Headers.NonValidated, named);
-        if (request.Content is not null)
-        {
-            Add(headers, request.Content.Headers.NonValidated, named);
-        }
-
+        var headers = TunnelHeaders.Collect(request.Headers, request.Content?.Headers);
         InjectTraceContext(headers);
         return new RequestHead
         {
@@ -45,25 +38,6 @@ internal static class TunnelRequestHeadBuilder
         }
 
         return text[slash..];
-    }
-
-    private static HashSet<string>? NamedInConnection(HttpRequestMessage request) =>
-        request.Headers.NonValidated.TryGetValues("Connection", out var values) ? HopByHopHeaders.NamedInConnection(values) : null;
-
-    private static void Add(List<KeyValuePair<string, string>> headers, System.Net.Http.Headers.HttpHeadersNonValidated source, HashSet<string>? named)
-    {
-        foreach (var (name, values) in source)
-        {
-            if (HopByHopHeaders.ShouldDrop(name, named))
-            {
-                continue;
-            }
-
-            foreach (var value in values)
-            {
-                headers.Add(new(name, value));
-            }
-        }
     }
 
     /// <summary>YARP leaves trace propagation to SocketsHttpHandler; a custom handler must inject the context itself.</summary>

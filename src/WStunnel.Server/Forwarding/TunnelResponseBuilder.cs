@@ -18,28 +18,7 @@ internal static class TunnelResponseBuilder
         var content = new TunnelResponseContent(stream, response);
         response.Content = content;
 
-        HashSet<string>? named = null;
-        foreach (var (name, value) in head.Headers)
-        {
-            if (string.Equals(name, "Connection", StringComparison.OrdinalIgnoreCase))
-            {
-                named = HopByHopHeaders.NamedInConnection([.. named ?? [], value]);
-            }
-        }
-
-        foreach (var (name, value) in head.Headers)
-        {
-            if (HopByHopHeaders.ShouldDrop(name, named))
-            {
-                continue;
-            }
-
-            if (!response.Headers.TryAddWithoutValidation(name, value))
-            {
-                content.Headers.TryAddWithoutValidation(name, value);
-            }
-        }
-
+        TunnelHeaders.CopyTo(head.Headers, response.Headers, () => content.Headers);
         return response;
     }
 }

@@ -158,6 +158,14 @@ internal sealed class Backend : IAsyncDisposable
             context.Response.AppendTrailer("grpc-status", "0");
         });
 
+        app.MapGet("/connection-named", (HttpContext context) =>
+        {
+            context.Response.Headers.Connection = "X-Private";
+            context.Response.Headers["X-Private"] = "for the next hop only";
+            context.Response.Headers["X-Public"] = "for everyone";
+            return context.Response.WriteAsync("ok");
+        });
+
         app.MapGet("/redirect", (HttpContext context) =>
         {
             context.Response.StatusCode = 302;
