@@ -93,6 +93,7 @@ internal sealed class TunnelAgent : IDisposable
                     InitialStreamWindow = _options.StreamWindow,
                     InitialSessionWindow = _options.SessionWindow,
                     MaxConcurrentStreams = _options.MaxConcurrentRequests,
+                    MaxHeaderBytes = _options.MaxHeaderBytes,
                 },
                 HandshakeTimeout = _options.ConnectTimeout,
                 KeepAliveInterval = _options.KeepAliveInterval,

@@ -60,6 +60,9 @@ public sealed class WStunnelAgentOptions
     /// <summary>Concurrent requests this agent accepts. Default: 512.</summary>
     public int MaxConcurrentRequests { get; set; } = 512;
 
+    /// <summary>Largest request head the agent accepts; larger requests get 431 at the gateway. Default: 64 KiB.</summary>
+    public int MaxHeaderBytes { get; set; } = 64 * 1024;
+
     /// <summary>Request body bytes the gateway may send ahead per request. Default: 1 MiB.</summary>
     public int StreamWindow { get; set; } = 1024 * 1024;
 

@@ -47,7 +47,30 @@ internal sealed class TargetDispatcher : IDisposable
         });
     }
 
+    /// <summary>Answers one stream; never throws, so no stream is left without an answer or a reset.</summary>
     public async Task HandleAsync(TunnelStream stream)
+    {
+        try
+        {
+            await DispatchAsync(stream).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            AgentLog.TargetFailed(_logger, _target, stream.RequestHead!.Method, ex.Message);
+            if (!stream.ResponseHeadSent)
+            {
+                Answer(stream, HttpStatusCode.BadGateway, ex is HeadersTooLargeException
+                    ? "The target's response headers are too large for the tunnel.\n"
+                    : "The tunnel agent could not forward this request.\n");
+            }
+            else
+            {
+                stream.Reset(ErrorCode.InternalError);
+            }
+        }
+    }
+
+    private async Task DispatchAsync(TunnelStream stream)
     {
         var head = stream.RequestHead!;
         using var request = BuildRequest(stream, head);
@@ -176,9 +199,10 @@ internal sealed class TargetDispatcher : IDisposable
             }, endStream: false);
             _ = SendAndCompleteAsync(stream, body);
         }
-        catch (TunnelStreamException)
+        catch (Exception ex) when (ex is TunnelStreamException or HeadersTooLargeException)
         {
-            // The stream was reset meanwhile; nobody is waiting for this answer.
+            // The stream was reset meanwhile: nobody is waiting for this answer.
+            stream.Reset(ErrorCode.InternalError);
         }
     }
 

@@ -52,6 +52,7 @@ internal sealed class TunnelSession : IAsyncDisposable
     private bool _closeRequested;
     private bool _terminated;
     private Task _writeLoop = Task.CompletedTask;
+    private Task _readLoop = Task.CompletedTask;
 
     private TunnelSession(ITunnelTransport transport, TunnelSessionOptions options, SessionRole role)
     {
@@ -132,7 +133,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
 
         session._writeLoop = session.WriteLoopAsync();
-        _ = session.ReadLoopAsync();
+        session._readLoop = session.ReadLoopAsync();
         if (options.KeepAliveInterval > TimeSpan.Zero && options.KeepAliveInterval != Timeout.InfiniteTimeSpan)
         {
             _ = session.KeepAliveLoopAsync();
@@ -604,7 +605,17 @@ internal sealed class TunnelSession : IAsyncDisposable
         var (payload, length) = EncodeHead(HeadCodec.Measure(head), head, static (h, span) => HeadCodec.Write(h, span));
         try
         {
-            await _streamSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!_streamSlots.Wait(0, CancellationToken.None))
+            {
+                // All streams the agent allows are busy: wait for one, but not past the session's end.
+                using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+                await _streamSlots.WaitAsync(waiting.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            ArrayPool<byte>.Shared.Return(payload);
+            throw new TunnelStreamException(ErrorCode.RefusedStream, "the tunnel session ended while the request waited for a free stream");
         }
         catch
         {
@@ -641,6 +652,7 @@ internal sealed class TunnelSession : IAsyncDisposable
             }
 
             stream.LocalEnded = endStream;
+            stream.ResponseHeadSent = true;
 
             // Through the stream's own queue so data and the end always follow the head.
             stream.Outgoing.Enqueue(OutgoingFrame.WithPayload(FrameType.ResponseHead, endStream ? FrameFlags.EndStream : FrameFlags.None, stream.Id, payload, length));
@@ -1115,7 +1127,9 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     private async Task ReleaseResourcesAsync()
     {
+        // Both loops must be done with the transport and the receive buffer before they are released.
         await _writeLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _readLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _transport.DisposeAsync().ConfigureAwait(false);
         ArrayPool<byte>.Shared.Return(_receiveBuffer);
         _completion.TrySetResult();

@@ -64,6 +64,9 @@ internal sealed class TunnelStream
     internal readonly Queue<OutgoingFrame> Outgoing = new();
     internal TaskCompletionSource? CreditWaiter;
 
+    /// <summary>Whether this end already sent its response head (agent side).</summary>
+    public bool ResponseHeadSent { get; internal set; }
+
     /// <summary>Sends the response head (agent side).</summary>
     public void SendResponseHead(ResponseHead head, bool endStream) => _session.SendResponseHead(this, head, endStream);
 

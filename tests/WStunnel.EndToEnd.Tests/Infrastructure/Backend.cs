@@ -166,6 +166,12 @@ internal sealed class Backend : IAsyncDisposable
             return context.Response.WriteAsync("ok");
         });
 
+        app.MapGet("/big-headers/{bytes:int}", (HttpContext context, int bytes) =>
+        {
+            context.Response.Headers["X-Big"] = new string('h', bytes);
+            return context.Response.WriteAsync("ok");
+        });
+
         app.MapGet("/redirect", (HttpContext context) =>
         {
             context.Response.StatusCode = 302;

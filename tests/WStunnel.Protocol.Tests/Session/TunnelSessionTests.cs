@@ -139,6 +139,19 @@ public sealed class TunnelSessionTests
     }
 
     [Fact]
+    public async Task A_request_waiting_for_a_free_stream_fails_cleanly_when_the_session_ends()
+    {
+        await using var pair = await SessionPair.StartAsync(_ => Task.CompletedTask, new SessionLimits { MaxConcurrentStreams = 1 });
+        await pair.Gateway.OpenStreamAsync(SessionPair.Get("/occupies-the-only-slot"), endStream: true, default);
+        var waiting = pair.Gateway.OpenStreamAsync(SessionPair.Get("/waits"), endStream: true, default).AsTask();
+        Assert.False(waiting.IsCompleted);
+
+        pair.Gateway.Abort(new IOException("connection lost"));
+        var error = await Assert.ThrowsAsync<TunnelStreamException>(() => waiting.WaitAsync(Deadline));
+        Assert.Equal(ErrorCode.RefusedStream, error.Code);
+    }
+
+    [Fact]
     public async Task A_malformed_frame_ends_the_session_with_a_protocol_error()
     {
         await using var pair = await SessionPair.StartAsync(_ => Task.CompletedTask);

@@ -1,0 +1,42 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using WStunnel.EndToEnd.Tests.Infrastructure;
+
+namespace WStunnel.EndToEnd.Tests;
+
+/// <summary>Heads larger than the tunnel allows get a clear answer instead of a hang.</summary>
+public sealed class LimitsTests(TunnelFixture fixture) : IClassFixture<TunnelFixture>
+{
+    [Fact]
+    public async Task Response_headers_beyond_the_gateways_limit_give_502_with_a_reason()
+    {
+        await using var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address,
+            builder => builder.Configuration["WStunnel:Limits:MaxHeaderBytes"] = "2048");
+        var address = new Uri(gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        var token = "limits-" + Guid.NewGuid().ToString("N");
+        await using var agent = await RunningAgent.StartAsync(new Uri(address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token, fixture.Backend.Address, fixture.Certificate.CaFile, null);
+        using var client = fixture.Certificate.CreateClient(address);
+
+        using var small = await client.GetAsync($"/_token/{token}/big-headers/1000");
+        Assert.Equal(HttpStatusCode.OK, small.StatusCode);
+
+        using var large = await client.GetAsync($"/_token/{token}/big-headers/4000");
+        Assert.Equal(HttpStatusCode.BadGateway, large.StatusCode);
+        Assert.Equal("The target's response headers are too large for the tunnel.\n", await large.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Request_headers_beyond_the_agents_limit_give_431()
+    {
+        var token = "limits-req-" + Guid.NewGuid().ToString("N");
+        await fixture.StartAgentAsync(token, fixture.Backend.Address, o => o.MaxHeaderBytes = 4096);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/_token/{token}/echo/x");
+        request.Headers.TryAddWithoutValidation("X-Filler", new string('f', 8000)); // well under Kestrel's own 32 KiB limit
+
+        using var response = await fixture.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, response.StatusCode);
+        Assert.Equal("Request headers are too large for the tunnel.\n", await response.Content.ReadAsStringAsync());
+    }
+}
