@@ -80,12 +80,48 @@ internal sealed class TunnelAgent : IDisposable
     private async Task<TunnelSession?> TryConnectAsync(CancellationToken stoppingToken)
     {
         AgentLog.Connecting(_logger, _connector.EndpointUri, _fingerprint, _backoff.Failures + 1);
-        using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timeout.Token);
-        WebSocket? webSocket = null;
+        if (_options.Transport != AgentTransport.LongPoll)
+        {
+            var handshake = _options.Transport == AgentTransport.Auto ? _options.WebSocketHandshakeTimeout : _options.ConnectTimeout;
+            var (session, failure) = await TryStartAsync(ConnectWebSocketAsync, handshake, stoppingToken).ConfigureAwait(false);
+            if (session is not null || failure is null || _options.Transport == AgentTransport.WebSocket)
+            {
+                if (failure is not null)
+                {
+                    AgentLog.ConnectFailed(_logger, _connector.EndpointUri, failure);
+                }
+
+                return session;
+            }
+
+            AgentLog.FallingBackToLongPoll(_logger, failure);
+        }
+
+        var (longPoll, longPollFailure) = await TryStartAsync(ConnectLongPollAsync, _options.ConnectTimeout, stoppingToken).ConfigureAwait(false);
+        if (longPollFailure is not null)
+        {
+            AgentLog.ConnectFailed(_logger, _connector.EndpointUri, longPollFailure);
+        }
+
+        return longPoll;
+    }
+
+    private async Task<ITunnelTransport> ConnectWebSocketAsync(CancellationToken cancellationToken) =>
+        new WebSocketTransport(await _connector.ConnectAsync(_token, cancellationToken).ConfigureAwait(false));
+
+    private async Task<ITunnelTransport> ConnectLongPollAsync(CancellationToken cancellationToken) =>
+        await _connector.ConnectLongPollAsync(_token, _time, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Opens a transport and runs the tunnel handshake on it; returns the session, or why there is none.</summary>
+    private async Task<(TunnelSession? Session, string? Failure)> TryStartAsync(
+        Func<CancellationToken, Task<ITunnelTransport>> connect, TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        using var deadline = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, deadline.Token);
+        ITunnelTransport? transport = null;
         try
         {
-            webSocket = await _connector.ConnectAsync(_token, linked.Token).ConfigureAwait(false);
+            transport = await connect(linked.Token).ConfigureAwait(false);
             var options = new TunnelSessionOptions
             {
                 Limits = new SessionLimits
@@ -95,37 +131,48 @@ internal sealed class TunnelAgent : IDisposable
                     MaxConcurrentStreams = _options.MaxConcurrentRequests,
                     MaxHeaderBytes = _options.MaxHeaderBytes,
                 },
-                HandshakeTimeout = _options.ConnectTimeout,
+                HandshakeTimeout = timeout,
                 KeepAliveInterval = _options.KeepAliveInterval,
                 KeepAliveTimeout = _options.KeepAliveTimeout,
                 TimeProvider = _time,
             };
-            var session = await TunnelSession.StartAsync(new WebSocketTransport(webSocket), options, SessionRole.Agent, _dispatcher.HandleAsync, linked.Token).ConfigureAwait(false);
+            var session = await TunnelSession.StartAsync(transport, options, SessionRole.Agent, _dispatcher.HandleAsync, linked.Token).ConfigureAwait(false);
             AgentLog.Connected(_logger, _connector.EndpointUri, session.TransportName, session.SessionId, _options.Target);
-            return session;
+            return (session, null);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            webSocket?.Abort();
-            return null;
+            transport?.Abort();
+            return (null, null);
         }
         catch (Exception ex) when (ex is WebSocketException or HttpRequestException or GatewayRefusedException or TunnelProtocolException
                                        or TimeoutException or OperationCanceledException or IOException or System.Security.Authentication.AuthenticationException)
         {
-            webSocket?.Abort();
-            AgentLog.ConnectFailed(_logger, _connector.EndpointUri, Describe(ex, timeout.IsCancellationRequested));
-            return null;
+            transport?.Abort();
+            return (null, Describe(ex, deadline.IsCancellationRequested, timeout));
         }
     }
 
     private async Task ServeAsync(TunnelSession session, CancellationToken stoppingToken)
     {
-        Volatile.Write(ref _current, session);
-        Connected?.Invoke(session);
         try
         {
-            await session.Completion.WaitAsync(stoppingToken).ConfigureAwait(false);
-            AgentLog.Disconnected(_logger, _connector.EndpointUri, session.Failure?.Message ?? "the gateway closed the session");
+            while (true)
+            {
+                Volatile.Write(ref _current, session);
+                Connected?.Invoke(session);
+                var upgrade = await WaitForEndOrUpgradeAsync(session, stoppingToken).ConfigureAwait(false);
+                if (upgrade is null)
+                {
+                    AgentLog.Disconnected(_logger, _connector.EndpointUri, session.Failure?.Message ?? "the gateway closed the session");
+                    return;
+                }
+
+                // Requests in flight finish on the long-poll session while new ones arrive on the WebSocket.
+                AgentLog.UpgradedToWebSocket(_logger, _connector.EndpointUri);
+                _ = session.CloseAsync(_options.ShutdownGracePeriod, CancellationToken.None);
+                session = upgrade;
+            }
         }
         catch (OperationCanceledException)
         {
@@ -138,11 +185,47 @@ internal sealed class TunnelAgent : IDisposable
         }
     }
 
-    private string Describe(Exception ex, bool timedOut)
+    /// <summary>
+    /// Waits for the session to end. In auto mode on long-poll, tries a WebSocket every retry
+    /// interval and returns the new session when one opens.
+    /// </summary>
+    private async Task<TunnelSession?> WaitForEndOrUpgradeAsync(TunnelSession session, CancellationToken stoppingToken)
+    {
+        if (_options.Transport != AgentTransport.Auto || session.TransportName == "websocket")
+        {
+            await session.Completion.WaitAsync(stoppingToken).ConfigureAwait(false);
+            return null;
+        }
+
+        while (true)
+        {
+            using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
+            {
+                var retry = Task.Delay(_options.WebSocketRetryInterval, _time, waiting.Token);
+                var ended = await Task.WhenAny(session.Completion, retry).ConfigureAwait(false) == session.Completion;
+                await waiting.CancelAsync().ConfigureAwait(false); // no timer left behind
+                if (ended)
+                {
+                    return null;
+                }
+            }
+
+            stoppingToken.ThrowIfCancellationRequested();
+            var (upgrade, failure) = await TryStartAsync(ConnectWebSocketAsync, _options.WebSocketHandshakeTimeout, stoppingToken).ConfigureAwait(false);
+            if (upgrade is not null)
+            {
+                return upgrade;
+            }
+
+            AgentLog.StillOnLongPoll(_logger, failure ?? "stopping");
+        }
+    }
+
+    private static string Describe(Exception ex, bool timedOut, TimeSpan timeout)
     {
         if (timedOut)
         {
-            return $"no tunnel within {_options.ConnectTimeout.TotalSeconds:0.#} s";
+            return $"no tunnel within {timeout.TotalSeconds:0.#} s";
         }
 
         var message = ex.Message;

@@ -19,6 +19,11 @@ internal static partial class AgentCommand
         var tokenFile = new Option<FileInfo?>("--token-file") { Description = $"File holding the token (at least 16 characters). Or set {TokenEnvironmentVariable}." };
         var token = new Option<string?>("--token") { Description = "The token itself. Visible to other users in the process list: prefer --token-file." };
         var target = new Option<string>("--target") { Description = "Local server to replay requests against.", DefaultValueFactory = _ => "http://localhost:80" };
+        var transport = new Option<AgentTransport>("--transport")
+        {
+            Description = "auto: WebSocket, falling back to HTTPS long-poll when WebSockets cannot pass; websocket; longpoll.",
+            DefaultValueFactory = _ => AgentTransport.Auto,
+        };
         var targetHttp2 = new Option<bool>("--target-http2") { Description = "Speak HTTP/2 to the target (h2c for http://): for gRPC and other trailer users." };
         var caCert = new Option<FileInfo?>("--ca-cert") { Description = "PEM file of a private CA that signed the gateway's certificate." };
         var insecure = new Option<bool>("--insecure") { Description = "Do not verify the gateway's certificate (dangerous; logged loudly)." };
@@ -31,7 +36,7 @@ internal static partial class AgentCommand
               wstunnel agent --server wss://gateway.example.com --token-file /etc/wstunnel/token --target http://localhost:8080
               WSTUNNEL_TOKEN=... wstunnel agent --server wss://gateway.example.com --proxy http://proxy.corp:3128
             """)
-        { server, tokenFile, token, target, targetHttp2, caCert, insecure, proxy };
+        { server, tokenFile, token, target, transport, targetHttp2, caCert, insecure, proxy };
 
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -64,6 +69,7 @@ internal static partial class AgentCommand
                 options.Token = tokenValue;
                 options.TokenFile = fileValue;
                 options.Target = targetUri!;
+                options.Transport = result.GetValue(transport);
                 options.TargetHttp2 = result.GetValue(targetHttp2);
                 options.CaCertificateFile = result.GetValue(caCert)?.FullName;
                 options.Insecure = result.GetValue(insecure);

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using WStunnel.Protocol.Transports.LongPoll;
 using WStunnel.Server.Endpoints;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -13,7 +14,8 @@ public static class WStunnelEndpointRouteBuilderExtensions
     public const string HealthCheckResponse = "WSTUNSRV RUNNING";
 
     /// <summary>
-    /// Maps the agent registration endpoint at <paramref name="pattern"/> and the health check at
+    /// Maps the agent endpoints at <paramref name="pattern"/> (WebSocket, and the long-poll
+    /// <c>connect</c>, <c>poll</c>, <c>send</c> and <c>close</c> beneath it) and the health check at
     /// <c>/_health_check</c>. The returned builder applies to the agent endpoints only, so
     /// <c>.RequireHost(...)</c> or <c>.RequireAuthorization(...)</c> guard them without touching the public routes.
     /// </summary>
@@ -21,8 +23,9 @@ public static class WStunnelEndpointRouteBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentException.ThrowIfNullOrEmpty(pattern);
-        var handler = endpoints.ServiceProvider.GetService<TunnelEndpointHandler>()
+        var webSockets = endpoints.ServiceProvider.GetService<WebSocketEndpoint>()
             ?? throw new InvalidOperationException("Call services.AddReverseProxy().AddWStunnel() before MapWStunnel().");
+        var longPoll = endpoints.ServiceProvider.GetRequiredService<LongPollEndpoints>();
 
         if (!endpoints.DataSources.SelectMany(d => d.Endpoints).Any(e => e.DisplayName == HealthCheckEndpointName))
         {
@@ -30,7 +33,11 @@ public static class WStunnelEndpointRouteBuilderExtensions
         }
 
         var group = endpoints.MapGroup(pattern);
-        group.MapGet("", handler.HandleAsync).WithDisplayName("WStunnel agent registration");
+        group.MapGet("", webSockets.HandleAsync).WithDisplayName("WStunnel agent (WebSocket)");
+        group.MapPost(LongPollProtocol.ConnectPath, longPoll.ConnectAsync).WithDisplayName("WStunnel agent (long-poll connect)");
+        group.MapPost(LongPollProtocol.PollPath, longPoll.PollAsync).WithDisplayName("WStunnel agent (long-poll poll)");
+        group.MapPost(LongPollProtocol.SendPath, longPoll.SendAsync).WithDisplayName("WStunnel agent (long-poll send)");
+        group.MapPost(LongPollProtocol.ClosePath, longPoll.CloseAsync).WithDisplayName("WStunnel agent (long-poll close)");
         return group;
     }
 

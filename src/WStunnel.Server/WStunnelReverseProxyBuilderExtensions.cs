@@ -42,7 +42,10 @@ public static class WStunnelReverseProxyBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<TunnelRegistry>();
         services.AddSingleton<TunnelForwarder>();
-        services.AddSingleton<TunnelEndpointHandler>();
+        services.AddSingleton<AgentAdmission>();
+        services.AddSingleton<TunnelSessionRunner>();
+        services.AddSingleton<WebSocketEndpoint>();
+        services.AddSingleton<LongPollEndpoints>();
         services.AddSingleton<IProxyConfigProvider, TokenRoutesConfigProvider>();
         services.AddHostedService<TunnelShutdownService>();
         services.AddHostedService<ForwarderFactoryCheck>();

@@ -5,9 +5,17 @@ using WStunnel.EndToEnd.Tests.Infrastructure;
 namespace WStunnel.EndToEnd.Tests;
 
 /// <summary>The three token forms, named tunnels, and the gateway's other routes side by side.</summary>
-public sealed class AddressingTests(TunnelFixture fixture) : IClassFixture<TunnelFixture>
+public abstract class AddressingTests(TunnelFixture fixture)
 {
     private HttpClient Client => fixture.Client;
+
+    [Fact]
+    public void The_tunnel_runs_on_the_transport_under_test()
+    {
+        var registry = fixture.Gateway.Services.GetService(typeof(WStunnel.Server.Registry.TunnelRegistry)) as WStunnel.Server.Registry.TunnelRegistry;
+        var expected = fixture.Transport == WStunnel.Agent.AgentTransport.LongPoll ? "longpoll" : "websocket";
+        Assert.Equal(expected, registry!.FindByToken(fixture.Token)!.Session!.TransportName);
+    }
 
     [Fact]
     public async Task Token_in_the_path_prefix_is_stripped_before_the_backend()
@@ -149,3 +157,7 @@ public sealed class AddressingTests(TunnelFixture fixture) : IClassFixture<Tunne
         Assert.Contains("WebSocket upgrade", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 }
+
+public sealed class AddressingTestsOverWebSocket(WebSocketTunnelFixture fixture) : AddressingTests(fixture), IClassFixture<WebSocketTunnelFixture>;
+
+public sealed class AddressingTestsOverLongPoll(LongPollTunnelFixture fixture) : AddressingTests(fixture), IClassFixture<LongPollTunnelFixture>;

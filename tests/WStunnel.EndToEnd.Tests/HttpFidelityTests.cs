@@ -7,7 +7,7 @@ using WStunnel.EndToEnd.Tests.Infrastructure;
 namespace WStunnel.EndToEnd.Tests;
 
 /// <summary>What an HTTP client sends through the tunnel arrives at the backend as sent, and the answer comes back as given.</summary>
-public sealed class HttpFidelityTests(TunnelFixture fixture) : IClassFixture<TunnelFixture>
+public abstract class HttpFidelityTests(TunnelFixture fixture)
 {
     private HttpClient Client => fixture.Client;
 
@@ -263,3 +263,7 @@ public sealed class HttpFidelityTests(TunnelFixture fixture) : IClassFixture<Tun
         }
     }
 }
+
+public sealed class HttpFidelityTestsOverWebSocket(WebSocketTunnelFixture fixture) : HttpFidelityTests(fixture), IClassFixture<WebSocketTunnelFixture>;
+
+public sealed class HttpFidelityTestsOverLongPoll(LongPollTunnelFixture fixture) : HttpFidelityTests(fixture), IClassFixture<LongPollTunnelFixture>;

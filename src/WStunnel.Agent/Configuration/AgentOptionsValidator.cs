@@ -78,6 +78,11 @@ internal sealed class AgentOptionsValidator : IValidateOptions<WStunnelAgentOpti
             errors.Add($"{Section}: MaxConcurrentRequests must be at least 1, StreamWindow at least 65536 and SessionWindow at least StreamWindow.");
         }
 
+        if (options.WebSocketHandshakeTimeout <= TimeSpan.Zero || options.WebSocketRetryInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"{Section}:WebSocketHandshakeTimeout and WebSocketRetryInterval must be positive.");
+        }
+
         if (options.MaxHeaderBytes is < 1024 or > 64 * 1024)
         {
             errors.Add($"{Section}:MaxHeaderBytes must be between 1024 and 65536 (got {options.MaxHeaderBytes}).");

@@ -33,6 +33,15 @@ public sealed class WStunnelAgentOptions
     /// <summary>An HTTP CONNECT proxy, <c>http://[user:pass@]host:port</c>. When unset, <c>HTTPS_PROXY</c>/<c>NO_PROXY</c> apply.</summary>
     public Uri? Proxy { get; set; }
 
+    /// <summary>How to reach the gateway. Default: <see cref="AgentTransport.Auto"/>.</summary>
+    public AgentTransport Transport { get; set; } = AgentTransport.Auto;
+
+    /// <summary>With <see cref="AgentTransport.Auto"/>: how long a WebSocket may take to start the tunnel before long-poll is tried. Default: 5 s.</summary>
+    public TimeSpan WebSocketHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>With <see cref="AgentTransport.Auto"/> on long-poll: how often to try moving back to a WebSocket. Default: 5 minutes.</summary>
+    public TimeSpan WebSocketRetryInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>First reconnect delay's upper bound; it doubles per failed attempt. Default: 1 s.</summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 using WStunnel.Agent.Diagnostics;
 using WStunnel.Protocol.Transports;
+using WStunnel.Protocol.Transports.LongPoll;
 
 namespace WStunnel.Agent.Connection;
 
@@ -90,6 +91,13 @@ internal sealed class GatewayConnector : IDisposable
         }
 
         return webSocket;
+    }
+
+    /// <summary>Opens an HTTPS long-poll connection through the same handler: same proxy, same certificate checks.</summary>
+    public Task<LongPollClientTransport> ConnectLongPollAsync(string token, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var https = new UriBuilder(EndpointUri) { Scheme = EndpointUri.Scheme == "ws" ? "http" : "https" }.Uri;
+        return LongPollClientTransport.ConnectAsync(_invoker, https, TokenHeader, token, _options.KeepAliveTimeout, time, cancellationToken);
     }
 
     public void Dispose() => _invoker.Dispose();

@@ -26,6 +26,15 @@ internal static partial class AgentLog
     [LoggerMessage(2007, LogLevel.Information, "Using HTTP CONNECT proxy {Proxy}")]
     public static partial void UsingProxy(ILogger logger, string proxy);
 
+    [LoggerMessage(2008, LogLevel.Warning, "WebSocket to the gateway failed ({Reason}); falling back to HTTPS long-poll")]
+    public static partial void FallingBackToLongPoll(ILogger logger, string reason);
+
+    [LoggerMessage(2009, LogLevel.Information, "Moved the tunnel to {Server} from long-poll back to a WebSocket")]
+    public static partial void UpgradedToWebSocket(ILogger logger, Uri server);
+
+    [LoggerMessage(2012, LogLevel.Debug, "WebSocket still unavailable, staying on long-poll: {Reason}")]
+    public static partial void StillOnLongPoll(ILogger logger, string reason);
+
     [LoggerMessage(2010, LogLevel.Warning, "Target {Target} failed for {Method} request: {Reason}")]
     public static partial void TargetFailed(ILogger logger, Uri target, string method, string reason);
 

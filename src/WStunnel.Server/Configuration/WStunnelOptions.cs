@@ -53,6 +53,12 @@ public sealed class WStunnelOptions
     /// <summary>Silence after which an agent is considered gone. Default: 45 s.</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(45);
 
+    /// <summary>
+    /// How long the gateway holds a long-poll that has nothing to deliver; keep it below the idle
+    /// timeouts of proxies between agents and the gateway. Default: 25 s.
+    /// </summary>
+    public TimeSpan LongPollTimeout { get; set; } = TimeSpan.FromSeconds(25);
+
     /// <summary>How long in-flight requests may finish when the gateway stops. Default: 10 s.</summary>
     public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -66,6 +66,7 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
         Positive(errors, options.RequestActivityTimeout, "RequestActivityTimeout");
         Positive(errors, options.HandshakeTimeout, "HandshakeTimeout");
         Positive(errors, options.KeepAliveInterval, "KeepAliveInterval");
+        Positive(errors, options.LongPollTimeout, "LongPollTimeout");
         if (options.KeepAliveTimeout <= options.KeepAliveInterval)
         {
             errors.Add($"{Section}:KeepAliveTimeout ({options.KeepAliveTimeout}) must be longer than KeepAliveInterval ({options.KeepAliveInterval}).");

@@ -11,10 +11,14 @@ namespace WStunnel.EndToEnd.Tests.Infrastructure;
 
 /// <summary>
 /// A backend, a gateway (YARP + WStunnel over real TLS on 127.0.0.1) with an ordinary route and a
-/// named-tunnel route beside token addressing, and one connected agent.
+/// named-tunnel route beside token addressing, and one connected agent. Agents use WebSockets unless
+/// a derived fixture says otherwise.
 /// </summary>
-public sealed class TunnelFixture : IAsyncLifetime
+public class TunnelFixture : IAsyncLifetime
 {
+    /// <summary>The transport the fixture's agents use.</summary>
+    public virtual AgentTransport Transport => AgentTransport.WebSocket;
+
     public const string NamedTunnelToken = "named-tunnel-token-0123456789";
     public const string HostSuffix = "tunnel.test";
 
@@ -88,7 +92,11 @@ public sealed class TunnelFixture : IAsyncLifetime
 
     internal async Task<RunningAgent> StartAgentAsync(string token, Uri target, Action<WStunnelAgentOptions>? configure = null)
     {
-        var agent = await RunningAgent.StartAsync(AgentServerUri, token, target, Certificate.CaFile, configure);
+        var agent = await RunningAgent.StartAsync(AgentServerUri, token, target, Certificate.CaFile, options =>
+        {
+            options.Transport = Transport;
+            configure?.Invoke(options);
+        });
         lock (_agents)
         {
             _agents.Add(agent);
@@ -186,4 +194,13 @@ internal sealed class RunningAgent : IAsyncDisposable
         await _run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _agent.Dispose();
     }
+}
+
+/// <summary>The core scenarios over WebSockets.</summary>
+public sealed class WebSocketTunnelFixture : TunnelFixture;
+
+/// <summary>The core scenarios over HTTPS long-poll.</summary>
+public sealed class LongPollTunnelFixture : TunnelFixture
+{
+    public override AgentTransport Transport => AgentTransport.LongPoll;
 }

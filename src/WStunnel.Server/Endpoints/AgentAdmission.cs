@@ -1,0 +1,46 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WStunnel.Server.Diagnostics;
+using WStunnel.Server.Registry;
+
+namespace WStunnel.Server.Endpoints;
+
+/// <summary>The registration rules every tunnel endpoint applies, whatever the transport.</summary>
+internal sealed class AgentAdmission(TunnelRegistry registry, IOptions<WStunnelOptions> options, ILogger<AgentAdmission> logger)
+{
+    private readonly WStunnelOptions _options = options.Value;
+
+    /// <summary>The tunnel the agent may serve, or null after answering why it may not.</summary>
+    public async Task<TunnelEntry?> AdmitAsync(HttpContext context)
+    {
+        var token = context.Request.Headers[AgentHeaders.Token].ToString().Trim();
+        if (token.Length == 0)
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, $"Missing {AgentHeaders.Token} header: the agent must announce its token.").ConfigureAwait(false);
+            return null;
+        }
+
+        if (token.Length < _options.MinimumTokenLength)
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, $"Token too short: tokens must be at least {_options.MinimumTokenLength} characters.").ConfigureAwait(false);
+            return null;
+        }
+
+        var tunnel = registry.ForRegistration(token);
+        if (tunnel is null)
+        {
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, "This gateway only accepts the tokens it is configured with.").ConfigureAwait(false);
+        }
+
+        return tunnel;
+    }
+
+    public async Task RefuseAsync(HttpContext context, int status, string message)
+    {
+        ServerLog.RegistrationRefused(logger, context.Connection.RemoteIpAddress, status, message);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(message + "\n", context.RequestAborted).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,99 @@
+using System.Net;
+using System.Net.WebSockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WStunnel.Protocol.Frames;
+using WStunnel.Protocol.Session;
+using WStunnel.Protocol.Transports;
+using WStunnel.Server.Diagnostics;
+using WStunnel.Server.Registry;
+
+namespace WStunnel.Server.Endpoints;
+
+/// <summary>
+/// Runs one agent's session on whatever transport carries it, and keeps the tunnel registered for
+/// exactly as long as the session lives.
+/// </summary>
+internal sealed class TunnelSessionRunner(
+    TunnelRegistry registry,
+    IOptions<WStunnelOptions> options,
+    TimeProvider time,
+    ILogger<TunnelSessionRunner> logger)
+{
+    private readonly WStunnelOptions _options = options.Value;
+
+    public async Task RunAsync(TunnelEntry tunnel, ITunnelTransport transport, IPAddress? remote, CancellationToken aborted)
+    {
+        TunnelSession session;
+        TunnelSession? attached = null;
+        TunnelSession? replaced = null;
+        try
+        {
+            // Attached before the gateway's hello goes out: once the agent sees it, requests reach it.
+            session = await TunnelSession.StartAsync(transport, SessionOptions(), SessionRole.Gateway, null, aborted,
+                established =>
+                {
+                    attached = established;
+                    replaced = tunnel.Attach(established);
+                }).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TunnelProtocolException or TimeoutException or WebSocketException or OperationCanceledException or IOException)
+        {
+            ServerLog.HandshakeFailed(logger, remote, ex.Message);
+            transport.Abort();
+            if (attached is not null)
+            {
+                registry.Detach(tunnel, attached);
+                if (replaced is { IsAvailable: true })
+                {
+                    tunnel.Attach(replaced); // the handshake that would have replaced it failed; keep serving
+                }
+            }
+
+            return;
+        }
+
+        ServerLog.AgentConnected(logger, tunnel.DisplayName, remote, session.TransportName, session.SessionId);
+        if (replaced is not null)
+        {
+            // The same token reconnected: its old connection is most likely dead. Let its streams finish briefly.
+            ServerLog.SessionReplaced(logger, tunnel.DisplayName, session.SessionId, replaced.SessionId);
+            _ = replaced.CloseAsync(_options.ShutdownGracePeriod, CancellationToken.None);
+        }
+
+        using (aborted.Register(static s => ((TunnelSession)s!).Abort(new IOException("the agent's connection was aborted")), session))
+        {
+            await session.Completion.ConfigureAwait(false);
+        }
+
+        registry.Detach(tunnel, session);
+        switch (session.Failure)
+        {
+            case TunnelProtocolException protocol:
+                ServerLog.ProtocolError(logger, tunnel.DisplayName, session.SessionId, protocol.Message);
+                break;
+            case { } failure:
+                ServerLog.AgentDisconnected(logger, tunnel.DisplayName, session.SessionId, failure.Message);
+                break;
+            default:
+                ServerLog.AgentDisconnected(logger, tunnel.DisplayName, session.SessionId, "closed");
+                break;
+        }
+    }
+
+    private TunnelSessionOptions SessionOptions() => new()
+    {
+        Limits = new SessionLimits
+        {
+            MaxFramePayload = _options.Limits.MaxFramePayload,
+            InitialStreamWindow = _options.Limits.StreamWindow,
+            InitialSessionWindow = _options.Limits.SessionWindow,
+            MaxConcurrentStreams = _options.Limits.MaxConcurrentStreams,
+            MaxHeaderBytes = _options.Limits.MaxHeaderBytes,
+        },
+        HandshakeTimeout = _options.HandshakeTimeout,
+        KeepAliveInterval = _options.KeepAliveInterval,
+        KeepAliveTimeout = _options.KeepAliveTimeout,
+        TimeProvider = time,
+    };
+}

@@ -1,0 +1,41 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using WStunnel.Protocol.Transports;
+
+namespace WStunnel.Server.Endpoints;
+
+/// <summary>Agents that reach the gateway with WebSockets: one upgraded connection per session.</summary>
+internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionRunner runner, IOptions<WStunnelOptions> options)
+{
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await admission.RefuseAsync(context, StatusCodes.Status400BadRequest,
+                "WStunnel agents connect with a WebSocket upgrade (GET with Upgrade: websocket), or with long-poll at ./connect.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!context.WebSockets.WebSocketRequestedProtocols.Contains(WebSocketTransport.SubProtocol))
+        {
+            await admission.RefuseAsync(context, StatusCodes.Status400BadRequest,
+                $"Unsupported tunnel protocol: this gateway speaks the WebSocket subprotocol '{WebSocketTransport.SubProtocol}'.").ConfigureAwait(false);
+            return;
+        }
+
+        var tunnel = await admission.AdmitAsync(context).ConfigureAwait(false);
+        if (tunnel is null)
+        {
+            return;
+        }
+
+        var webSocket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            SubProtocol = WebSocketTransport.SubProtocol,
+            KeepAliveInterval = options.Value.KeepAliveInterval,
+            KeepAliveTimeout = options.Value.KeepAliveTimeout,
+        }).ConfigureAwait(false);
+
+        await runner.RunAsync(tunnel, new WebSocketTransport(webSocket), context.Connection.RemoteIpAddress, context.RequestAborted).ConfigureAwait(false);
+    }
+}
