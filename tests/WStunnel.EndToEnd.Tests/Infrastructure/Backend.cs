@@ -34,6 +34,9 @@ internal sealed class Backend : IAsyncDisposable
 
     public int Hits;
 
+    /// <summary>How often each <c>/count/{id}</c> was served: exactly-once checks.</summary>
+    public ConcurrentDictionary<string, int> Counts { get; } = new();
+
     public static async Task<Backend> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -170,6 +173,13 @@ internal sealed class Backend : IAsyncDisposable
         {
             context.Response.Headers["X-Big"] = new string('h', bytes);
             return context.Response.WriteAsync("ok");
+        });
+
+        app.MapMethods("/count/{id}", ["GET", "POST"], async (HttpContext context, string id) =>
+        {
+            var body = await new StreamReader(context.Request.Body).ReadToEndAsync();
+            Counts.AddOrUpdate(id, 1, (_, n) => n + 1);
+            return $"counted {id} {body.Length}";
         });
 
         app.MapGet("/redirect", (HttpContext context) =>
