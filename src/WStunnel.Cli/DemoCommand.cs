@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using WStunnel.Agent;
 
@@ -22,12 +23,13 @@ internal static class DemoCommand
     public static Command Create()
     {
         var once = new Option<bool>("--once") { Description = "Exit after the first request went through (for scripts)." };
-        var command = new Command("demo", "Run a demo tunnel on loopback: gateway, agent and backend in one process.") { once };
-        command.SetAction((result, cancellationToken) => RunAsync(result.GetValue(once), Console.Out, cancellationToken));
+        var transport = new Option<AgentTransport>("--transport") { Description = "How the demo agent reaches the gateway.", DefaultValueFactory = _ => AgentTransport.Auto };
+        var command = new Command("demo", "Run a demo tunnel on loopback: gateway, agent and backend in one process.") { once, transport };
+        command.SetAction((result, cancellationToken) => RunAsync(result.GetValue(once), Console.Out, cancellationToken, result.GetValue(transport)));
         return command;
     }
 
-    public static async Task<int> RunAsync(bool once, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(bool once, TextWriter output, CancellationToken cancellationToken, AgentTransport transport = AgentTransport.Auto)
     {
         using var certificate = DemoCertificate.Create();
         var directory = Directory.CreateTempSubdirectory("wstunnel-demo-");
@@ -40,7 +42,11 @@ internal static class DemoCommand
         var backendUrl = Address(backend);
 
         await using var gateway = GatewayApp.Build(["--urls", "https://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:WStunnel", "Information", "--Logging:LogLevel:Microsoft.AspNetCore.DataProtection", "Error"], null,
-            builder => GatewayApp.UseCertificate(builder, certificate));
+            builder =>
+            {
+                GatewayApp.UseCertificate(builder, certificate);
+                builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
+            });
         await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
         var gatewayUrl = Address(gateway).Replace("127.0.0.1", "localhost", StringComparison.Ordinal);
 
@@ -51,6 +57,7 @@ internal static class DemoCommand
             Token = token,
             Target = new Uri(backendUrl),
             CaCertificateFile = caFile,
+            Transport = transport,
         }, loggers.CreateLogger("WStunnel.Agent"));
         var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         agent.Connected += _ => connected.TrySetResult();
@@ -77,6 +84,7 @@ internal static class DemoCommand
                 Try it yourself (the gateway's certificate is in {caFile}):
                   curl --cacert {caFile} '{url}'
                   curl --cacert {caFile} -H 'X-Token: {token}' {gatewayUrl}/hello
+                  curl --cacert {caFile} -s {gatewayUrl}/_token/{token}/bytes/104857600 | sha256sum   # 100 MB, streamed
                   curl --cacert {caFile} {gatewayUrl}/_health_check
                 """).ConfigureAwait(false);
 
@@ -112,7 +120,19 @@ internal static class DemoCommand
         builder.Configuration.AddInMemoryCollection();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
         var app = builder.Build();
+        app.MapGet("/bytes/{count:long}", async (HttpContext context, long count) =>
+        {
+            // A body of any size, generated as it is sent: nothing holds it whole.
+            context.Response.ContentType = "application/octet-stream";
+            context.Response.ContentLength = count;
+            var chunk = new byte[64 * 1024];
+            for (long sent = 0; sent < count; sent += chunk.Length)
+            {
+                await context.Response.Body.WriteAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, count - sent)), context.RequestAborted);
+            }
+        });
         app.MapGet("/{**path}", (HttpRequest request) =>
             $"Hello from the backend behind the tunnel! You asked for {request.Method} {request.Path}{request.QueryString}\n");
         return app;
