@@ -33,7 +33,8 @@ public static class WStunnelEndpointRouteBuilderExtensions
         }
 
         var group = endpoints.MapGroup(pattern);
-        group.MapGet("", webSockets.HandleAsync).WithDisplayName("WStunnel agent (WebSocket)");
+        // Any method: WebSockets over HTTP/2 (RFC 8441, e.g. through a YARP or other HTTP/2 hop) arrive as CONNECT.
+        group.Map("", webSockets.HandleAsync).WithDisplayName("WStunnel agent (WebSocket)");
         group.MapPost(LongPollProtocol.ConnectPath, longPoll.ConnectAsync).WithDisplayName("WStunnel agent (long-poll connect)");
         group.MapPost(LongPollProtocol.PollPath, longPoll.PollAsync).WithDisplayName("WStunnel agent (long-poll poll)");
         group.MapPost(LongPollProtocol.SendPath, longPoll.SendAsync).WithDisplayName("WStunnel agent (long-poll send)");

@@ -26,6 +26,29 @@ public sealed class LongPollTests(TunnelFixture fixture) : IClassFixture<TunnelF
     }
 
     [Fact]
+    public async Task With_auto_the_agent_moves_back_to_a_WebSocket_once_it_can()
+    {
+        await using var middlebox = await Middlebox.StartAsync(fixture.Certificate, fixture.GatewayAddress, blockWebSockets: true);
+        var token = "upgrade-back-" + Guid.NewGuid().ToString("N");
+        var log = new ListLogger();
+        await using var agent = await RunningAgent.StartAsync(new Uri(middlebox.Address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token,
+            fixture.Backend.Address, fixture.Certificate.CaFile, o =>
+            {
+                o.Transport = AgentTransport.Auto;
+                o.WebSocketRetryInterval = TimeSpan.FromMilliseconds(200);
+            }, logger: log);
+        await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, token);
+        var registry = fixture.Gateway.Services.GetRequiredService<TunnelRegistry>();
+        Assert.Equal("longpoll", registry.FindByToken(token)!.Session!.TransportName);
+
+        middlebox.BlockWebSockets = false;
+        await log.WaitForAsync("back to a WebSocket");
+        await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, token);
+        Assert.Equal("websocket", registry.FindByToken(token)!.Session!.TransportName);
+        Assert.Equal("status 200", await fixture.Client.GetStringAsync($"/_token/{token}/status/200"));
+    }
+
+    [Fact]
     public async Task Lost_poll_answers_and_lost_send_answers_lose_and_duplicate_nothing()
     {
         var polls = 0;

@@ -25,6 +25,9 @@ internal sealed class Middlebox : IAsyncDisposable
 
     public Uri Address { get; private set; } = null!;
 
+    /// <summary>Whether WebSocket upgrades are refused; may change while agents are connected.</summary>
+    public bool BlockWebSockets { get; set; }
+
     /// <summary>Answers lost on purpose, and the response bytes they carried.</summary>
     public int Dropped => Volatile.Read(ref _dropped);
 
@@ -39,11 +42,11 @@ internal sealed class Middlebox : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.UseHttps(certificate.Server)));
         builder.Services.AddHttpForwarder();
         var app = builder.Build();
-        var middlebox = new Middlebox(app);
+        var middlebox = new Middlebox(app) { BlockWebSockets = blockWebSockets };
 
         app.Use(async (context, next) =>
         {
-            if (blockWebSockets && context.Request.Headers.Upgrade.Count > 0)
+            if (middlebox.BlockWebSockets && context.Request.Headers.Upgrade.Count > 0)
             {
                 context.Response.StatusCode = StatusCodes.Status403Forbidden;
                 await context.Response.WriteAsync("WebSockets are not allowed through this proxy.");
