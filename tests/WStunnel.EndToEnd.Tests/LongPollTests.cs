@@ -26,6 +26,26 @@ public sealed class LongPollTests(TunnelFixture fixture) : IClassFixture<TunnelF
     }
 
     [Fact]
+    public async Task With_auto_a_WebSocket_that_carries_nothing_falls_back_to_long_poll()
+    {
+        await using var middlebox = await Middlebox.StartAsync(fixture.Certificate, fixture.GatewayAddress, blockWebSockets: false);
+        middlebox.StallWebSockets = true;
+        var token = "stalled-" + Guid.NewGuid().ToString("N");
+        var log = new ListLogger();
+        await using var agent = await RunningAgent.StartAsync(new Uri(middlebox.Address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token,
+            fixture.Backend.Address, fixture.Certificate.CaFile, o =>
+            {
+                o.Transport = AgentTransport.Auto;
+                o.WebSocketHandshakeTimeout = TimeSpan.FromMilliseconds(500);
+            }, logger: log);
+        await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, token);
+
+        Assert.Contains("no tunnel within 0.5 s", await log.WaitForAsync("falling back to HTTPS long-poll"), StringComparison.Ordinal);
+        Assert.Equal("longpoll", fixture.Gateway.Services.GetRequiredService<TunnelRegistry>().FindByToken(token)!.Session!.TransportName);
+        Assert.Equal("status 200", await fixture.Client.GetStringAsync($"/_token/{token}/status/200"));
+    }
+
+    [Fact]
     public async Task With_auto_the_agent_moves_back_to_a_WebSocket_once_it_can()
     {
         await using var middlebox = await Middlebox.StartAsync(fixture.Certificate, fixture.GatewayAddress, blockWebSockets: true);
@@ -41,6 +61,7 @@ public sealed class LongPollTests(TunnelFixture fixture) : IClassFixture<TunnelF
         var registry = fixture.Gateway.Services.GetRequiredService<TunnelRegistry>();
         Assert.Equal("longpoll", registry.FindByToken(token)!.Session!.TransportName);
 
+        // Unblocked, the middlebox (a YARP hop speaking HTTP/2 to the gateway) carries the WebSocket as RFC 8441 CONNECT.
         middlebox.BlockWebSockets = false;
         await log.WaitForAsync("back to a WebSocket");
         await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, token);

@@ -28,6 +28,9 @@ internal sealed class Middlebox : IAsyncDisposable
     /// <summary>Whether WebSocket upgrades are refused; may change while agents are connected.</summary>
     public bool BlockWebSockets { get; set; }
 
+    /// <summary>Whether WebSocket upgrades are accepted here and then carry nothing, like a buffering middlebox.</summary>
+    public bool StallWebSockets { get; set; }
+
     /// <summary>Answers lost on purpose, and the response bytes they carried.</summary>
     public int Dropped => Volatile.Read(ref _dropped);
 
@@ -44,8 +47,16 @@ internal sealed class Middlebox : IAsyncDisposable
         var app = builder.Build();
         var middlebox = new Middlebox(app) { BlockWebSockets = blockWebSockets };
 
+        app.UseWebSockets();
         app.Use(async (context, next) =>
         {
+            if (middlebox.StallWebSockets && context.WebSockets.IsWebSocketRequest)
+            {
+                using var stalled = await context.WebSockets.AcceptWebSocketAsync("wstunnel.v1");
+                await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+                return;
+            }
+
             if (middlebox.BlockWebSockets && context.Request.Headers.Upgrade.Count > 0)
             {
                 context.Response.StatusCode = StatusCodes.Status403Forbidden;
