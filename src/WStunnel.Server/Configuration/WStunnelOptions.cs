@@ -68,6 +68,9 @@ public sealed class WStunnelOptions
     /// </summary>
     public TimeSpan TokenRetention { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>Queueing of requests while a tunnel's agent reconnects.</summary>
+    public WStunnelQueueOptions Queue { get; } = new();
+
     /// <summary>Limits of the tunnel protocol on the gateway's side.</summary>
     public WStunnelLimitsOptions Limits { get; } = new();
 }

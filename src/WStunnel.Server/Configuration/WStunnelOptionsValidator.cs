@@ -77,6 +77,17 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
             errors.Add($"{Section}:MaxRequestBodySize must be positive or null for no limit.");
         }
 
+        Positive(errors, options.Queue.Timeout, "Queue:Timeout");
+        if (options.Queue.RetentionAfterDisconnect < TimeSpan.Zero)
+        {
+            errors.Add($"{Section}:Queue:RetentionAfterDisconnect must not be negative (got {options.Queue.RetentionAfterDisconnect}).");
+        }
+
+        if (options.Queue.MaxPerTunnel < 0 || options.Queue.MaxTotal < options.Queue.MaxPerTunnel)
+        {
+            errors.Add($"{Section}:Queue:MaxPerTunnel must be at least 0 and Queue:MaxTotal at least Queue:MaxPerTunnel.");
+        }
+
         var limits = options.Limits;
         if (limits.MaxFramePayload is < SessionLimits.MinFramePayload or > SessionLimits.MaxFramePayloadCeiling)
         {

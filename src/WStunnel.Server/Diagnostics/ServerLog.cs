@@ -33,6 +33,12 @@ internal static partial class ServerLog
     [LoggerMessage(1012, LogLevel.Warning, "Request head for tunnel {Tunnel} is too large: {Reason}")]
     public static partial void HeadersTooLarge(ILogger logger, string tunnel, string reason);
 
+    [LoggerMessage(1013, LogLevel.Warning, "Request for tunnel {Tunnel} answered 503: its queue is full")]
+    public static partial void QueueFull(ILogger logger, string tunnel);
+
+    [LoggerMessage(1014, LogLevel.Warning, "Request for tunnel {Tunnel} answered 504: its agent did not come back within {Timeout}")]
+    public static partial void QueueTimedOut(ILogger logger, string tunnel, TimeSpan timeout);
+
     [LoggerMessage(1020, LogLevel.Information, "Gateway stopping: closing {Count} agent sessions with a grace period of {GracePeriod}")]
     public static partial void ShuttingDown(ILogger logger, int count, TimeSpan gracePeriod);
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using WStunnel.Protocol.Frames;
 using WStunnel.Protocol.Session;
 using WStunnel.Server.Diagnostics;
@@ -11,16 +12,53 @@ namespace WStunnel.Server.Forwarding;
 /// Sends one request through a tunnel: picks the agent session, opens a stream, streams the request
 /// body in the background, and returns as soon as the response head arrives, with a streaming body.
 /// </summary>
-internal sealed class TunnelForwarder(TunnelRegistry registry, ILogger<TunnelForwarder> logger)
+internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnelOptions> options, ILogger<TunnelForwarder> logger)
 {
+    private readonly WStunnelQueueOptions _queue = options.Value.Queue;
+
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var tunnel = Resolve(request);
         var session = tunnel.Session;
-        if (session is null || !session.IsAvailable)
+        TunnelWaitQueue.Place? place = null;
+        if (session is not { IsAvailable: true } || tunnel.Queue.HasLine)
         {
-            ServerLog.TunnelOffline(logger, tunnel.DisplayName);
-            throw new TunnelUnavailableException(tunnel.DisplayName);
+            if (session is not { IsAvailable: true } && !registry.MayQueue(tunnel))
+            {
+                ServerLog.TunnelOffline(logger, tunnel.DisplayName);
+                throw new TunnelUnavailableException(tunnel.DisplayName);
+            }
+
+            if (!registry.TryReserveQueueSlot())
+            {
+                return QueueFull(request, tunnel);
+            }
+
+            place = tunnel.Queue.TryEnter(_queue.MaxPerTunnel);
+            if (place is null)
+            {
+                registry.ReleaseQueueSlot();
+                return QueueFull(request, tunnel);
+            }
+
+            using var timeout = new CancellationTokenSource(_queue.Timeout);
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            try
+            {
+                session = await place.WaitAsync(() => tunnel.Session, waiting.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                place.Dispose();
+                registry.ReleaseQueueSlot();
+                if (!timeout.IsCancellationRequested || cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+
+                ServerLog.QueueTimedOut(logger, tunnel.DisplayName, _queue.Timeout);
+                return PlainText(request, HttpStatusCode.GatewayTimeout, "The tunnel's agent did not come back in time.\n");
+            }
         }
 
         var head = TunnelRequestHeadBuilder.Build(request);
@@ -38,6 +76,15 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, ILogger<TunnelFor
         {
             ServerLog.TunnelOffline(logger, tunnel.DisplayName);
             throw new TunnelUnavailableException(tunnel.DisplayName);
+        }
+        finally
+        {
+            // The stream is open (or failed): the next request in line may go.
+            if (place is not null)
+            {
+                place.Dispose();
+                registry.ReleaseQueueSlot();
+            }
         }
 
         if (request.Content is { } content)
@@ -88,6 +135,14 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, ILogger<TunnelFor
             // The client's body failed or the stream is gone: the agent must not see a truncated body as complete.
             stream.Reset(ErrorCode.Cancel);
         }
+    }
+
+    private HttpResponseMessage QueueFull(HttpRequestMessage request, TunnelEntry tunnel)
+    {
+        ServerLog.QueueFull(logger, tunnel.DisplayName);
+        var response = PlainText(request, HttpStatusCode.ServiceUnavailable, "Too many requests are waiting for this tunnel's agent.\n");
+        response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(5));
+        return response;
     }
 
     private static HttpResponseMessage PlainText(HttpRequestMessage request, HttpStatusCode status, string message) => new(status)

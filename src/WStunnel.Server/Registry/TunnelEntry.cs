@@ -20,6 +20,9 @@ internal sealed class TunnelEntry(TokenKey key, string? name)
 
     public TunnelSession? Session => Volatile.Read(ref _session);
 
+    /// <summary>Requests waiting for this tunnel's agent.</summary>
+    public TunnelWaitQueue Queue { get; } = new();
+
     /// <summary>When the last agent left; null while one is connected or before any connected.</summary>
     public DateTimeOffset? DisconnectedAt { get; private set; }
 
@@ -30,7 +33,9 @@ internal sealed class TunnelEntry(TokenKey key, string? name)
     {
         EverConnected = true;
         DisconnectedAt = null;
-        return Interlocked.Exchange(ref _session, session);
+        var replaced = Interlocked.Exchange(ref _session, session);
+        Queue.SessionAvailable(session);
+        return replaced;
     }
 
     /// <summary>Removes <paramref name="session"/> if it is still the current one.</summary>

@@ -18,6 +18,7 @@ internal sealed class TunnelRegistry
     private readonly WStunnelOptions _options;
     private readonly TimeProvider _time;
     private long _lastPrune;
+    private int _queued;
 
     public TunnelRegistry(IOptions<WStunnelOptions> options, TimeProvider time)
     {
@@ -65,6 +66,28 @@ internal sealed class TunnelRegistry
     }
 
     public void Detach(TunnelEntry entry, TunnelSession session) => entry.Detach(session, _time.GetUtcNow());
+
+    /// <summary>Requests waiting across all tunnels.</summary>
+    public int Queued => Volatile.Read(ref _queued);
+
+    /// <summary>Reserves room for one more waiting request gateway-wide, or says there is none.</summary>
+    public bool TryReserveQueueSlot()
+    {
+        if (Interlocked.Increment(ref _queued) <= _options.Queue.MaxTotal)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _queued);
+        return false;
+    }
+
+    public void ReleaseQueueSlot() => Interlocked.Decrement(ref _queued);
+
+    /// <summary>Whether requests for <paramref name="tunnel"/> should wait for its agent rather than fail at once.</summary>
+    public bool MayQueue(TunnelEntry tunnel) =>
+        tunnel.Session is not null // attached but closing: a replacement is on its way
+        || (tunnel.DisconnectedAt is { } left && _time.GetUtcNow() - left <= _options.Queue.RetentionAfterDisconnect);
 
     public IReadOnlyList<TunnelSession> Sessions =>
         [.. _byToken.Values.Select(e => e.Session).OfType<TunnelSession>()];
