@@ -16,9 +16,8 @@ internal sealed class TunnelSession : IAsyncDisposable
 {
     public const ushort ProtocolVersion = 1;
     private const int MaxBatchBytes = 256 * 1024;
-    private const int AckEveryFrames = 64;
+    private const int AckEveryFrames = 32;
 
-    private readonly ITunnelTransport _transport;
     private readonly TunnelSessionOptions _options;
     private readonly SessionLimits _local;
     private readonly SessionRole _role;
@@ -34,6 +33,19 @@ internal sealed class TunnelSession : IAsyncDisposable
     private readonly byte[] _receiveBuffer;
     private int _receiveStart;
     private int _receiveEnd;
+
+    // The connection under the session: replaced when the session resumes on a new one.
+    private ITunnelTransport _transport;
+    private CancellationTokenSource _connection = new();
+    private TaskCompletionSource _attachmentEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _detached;
+    private int _detachments;
+
+    // Sequenced frames sent but not yet acknowledged, kept so a resumed session can send them again.
+    private readonly Queue<(ulong Sequence, OutgoingFrame Frame)> _replay = new();
+    private readonly Queue<(ulong Sequence, OutgoingFrame Frame)> _resend = new();
+    private long _replayBytes;
+    private bool _resumable;
 
     private SessionLimits _remote = SessionLimits.Default;
     private SemaphoreSlim? _streamSlots;
@@ -60,6 +72,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         _options = options;
         _local = options.Limits;
         _role = role;
+        _resumable = options.ResumeWindow > TimeSpan.Zero;
         _receiveBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(64 * 1024, 2 * (_local.MaxFramePayload + FrameHeader.Size)));
         _lastReceiveTimestamp = options.TimeProvider.GetTimestamp();
     }
@@ -86,7 +99,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         {
             lock (_lock)
             {
-                return !_terminated && !_goingAway && !RemoteGoingAway;
+                return !_terminated && !_detached && !_goingAway && !RemoteGoingAway;
             }
         }
     }
@@ -105,11 +118,52 @@ internal sealed class TunnelSession : IAsyncDisposable
     /// <summary>Sequenced frames the peer has acknowledged.</summary>
     public ulong PeerAcknowledged => Volatile.Read(ref _peerAcknowledged);
 
+    /// <summary>The connection under the session was lost; it waits for the agent to resume it.</summary>
+    public bool IsDetached
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _detached && !_terminated;
+            }
+        }
+    }
+
+    /// <summary>Completes when the current connection stops carrying the session (lost, or the session ended).</summary>
+    public Task AttachmentEnded
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _attachmentEnded.Task;
+            }
+        }
+    }
+
+    /// <summary>How many times the session moved to a new connection.</summary>
+    public int Resumptions { get; private set; }
+
+    /// <summary>Bytes of sent frames kept for a resume (test and status hook).</summary>
+    public long ReplayBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _replayBytes;
+            }
+        }
+    }
+
     /// <summary>
-    /// Exchanges hellos over <paramref name="transport"/> and starts the session. The agent passes
-    /// <paramref name="onStream"/> to answer the streams the gateway opens. The agent speaks first;
-    /// the gateway answers only after <paramref name="onEstablished"/> ran, so by the time the agent
-    /// sees the gateway's hello the gateway already routes requests to this session.
+    /// Exchanges hellos over <paramref name="transport"/> and starts the session — a new one, or,
+    /// when both ends still have it, a detached one continued on this connection (the agent offers
+    /// <paramref name="resume"/>; the gateway looks it up with <paramref name="findResumable"/>).
+    /// The agent passes <paramref name="onStream"/> to answer the streams the gateway opens. The
+    /// agent speaks first; the gateway answers only after <paramref name="onEstablished"/> ran for a
+    /// new session, so by the time the agent sees the gateway's hello, requests already reach it.
     /// </summary>
     public static async Task<TunnelSession> StartAsync(
         ITunnelTransport transport,
@@ -117,14 +171,17 @@ internal sealed class TunnelSession : IAsyncDisposable
         SessionRole role,
         Func<TunnelStream, Task>? onStream,
         CancellationToken cancellationToken,
-        Action<TunnelSession>? onEstablished = null)
+        Action<TunnelSession>? onEstablished = null,
+        TunnelSession? resume = null,
+        Func<Guid, TunnelSession?>? findResumable = null)
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(options);
         var session = new TunnelSession(transport, options, role) { _onStream = onStream };
+        TunnelSession? resumed;
         try
         {
-            await session.HandshakeAsync(onEstablished, cancellationToken).ConfigureAwait(false);
+            resumed = await session.HandshakeAsync(onEstablished, resume, findResumable, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -132,8 +189,14 @@ internal sealed class TunnelSession : IAsyncDisposable
             throw;
         }
 
-        session._writeLoop = session.WriteLoopAsync();
-        session._readLoop = session.ReadLoopAsync();
+        if (resumed is not null)
+        {
+            // The connection now carries the resumed session; this one only ran the handshake.
+            session.ReleaseHandshakeShell();
+            return resumed;
+        }
+
+        session.StartLoops();
         if (options.KeepAliveInterval > TimeSpan.Zero && options.KeepAliveInterval != Timeout.InfiniteTimeSpan)
         {
             _ = session.KeepAliveLoopAsync();
@@ -142,23 +205,37 @@ internal sealed class TunnelSession : IAsyncDisposable
         return session;
     }
 
+    private void StartLoops()
+    {
+        _writeLoop = WriteLoopAsync();
+        _readLoop = ReadLoopAsync();
+    }
+
+    private void ReleaseHandshakeShell()
+    {
+        lock (_lock)
+        {
+            _terminated = true;
+        }
+
+        _stopping.Cancel();
+        ArrayPool<byte>.Shared.Return(_receiveBuffer);
+        _completion.TrySetResult();
+    }
+
     // ---------------------------------------------------------------- handshake
 
-    private async Task HandshakeAsync(Action<TunnelSession>? onEstablished, CancellationToken cancellationToken)
+    private async Task<TunnelSession?> HandshakeAsync(
+        Action<TunnelSession>? onEstablished, TunnelSession? resume, Func<Guid, TunnelSession?>? findResumable, CancellationToken cancellationToken)
     {
-        var sessionId = _role == SessionRole.Gateway ? Guid.NewGuid() : Guid.Empty;
-        var hello = new HelloMessage(ProtocolVersion, ProtocolVersion, _local, sessionId, 0);
-        var frame = new byte[FrameHeader.Size + HelloMessage.Size];
-        new FrameHeader(FrameType.Hello, FrameFlags.None, 0, HelloMessage.Size).Write(frame);
-        hello.Write(frame.AsSpan(FrameHeader.Size));
-
         using var timeout = new CancellationTokenSource(_options.HandshakeTimeout, _options.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         try
         {
             if (_role == SessionRole.Agent)
             {
-                await _transport.SendAsync(frame, linked.Token).ConfigureAwait(false);
+                var (resumeId, received) = resume is null ? (Guid.Empty, 0UL) : (resume.SessionId, resume.ReceivedSequence);
+                await SendHelloAsync(resumeId, received, linked.Token).ConfigureAwait(false);
             }
 
             var header = await ReceiveFrameAsync(linked.Token).ConfigureAwait(false);
@@ -175,23 +252,64 @@ internal sealed class TunnelSession : IAsyncDisposable
                     $"peer speaks protocol versions {peer.MinVersion}..{peer.MaxVersion}, this end speaks {ProtocolVersion}");
             }
 
-            _remote = peer.Limits;
-            _sessionSendWindow = peer.Limits.InitialSessionWindow;
-            SessionId = _role == SessionRole.Gateway ? sessionId : peer.SessionId;
+            var leftover = _receiveBuffer.AsSpan(_receiveStart, _receiveEnd - _receiveStart).ToArray();
             if (_role == SessionRole.Gateway)
             {
-                _streamSlots = new SemaphoreSlim(peer.Limits.MaxConcurrentStreams);
+                if (peer.SessionId != Guid.Empty && findResumable?.Invoke(peer.SessionId) is { } target
+                    && await target.ReattachAsync(_transport, peer.LastReceivedSequence, leftover,
+                        () => SendHelloAsync(target.SessionId, target.ReceivedSequence, linked.Token)).ConfigureAwait(false))
+                {
+                    return target;
+                }
+
+                SetUp(peer, Guid.NewGuid());
 
                 // Streams opened from here on wait in the queue until the write loop starts, after the hello.
                 onEstablished?.Invoke(this);
-                await _transport.SendAsync(frame, linked.Token).ConfigureAwait(false);
+                await SendHelloAsync(SessionId, 0, linked.Token).ConfigureAwait(false);
+                return null;
             }
+
+            if (resume is not null)
+            {
+                if (peer.SessionId == resume.SessionId
+                    && await resume.ReattachAsync(_transport, peer.LastReceivedSequence, leftover, null).ConfigureAwait(false))
+                {
+                    return resume;
+                }
+
+                resume.Terminate(new IOException("the gateway could not resume the session"));
+            }
+
+            SetUp(peer, peer.SessionId);
+            return null;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"the peer sent no hello within {_options.HandshakeTimeout.TotalSeconds:0.#} s");
         }
     }
+
+    private void SetUp(HelloMessage peer, Guid sessionId)
+    {
+        _remote = peer.Limits;
+        _sessionSendWindow = peer.Limits.InitialSessionWindow;
+        SessionId = sessionId;
+        if (_role == SessionRole.Gateway)
+        {
+            _streamSlots = new SemaphoreSlim(peer.Limits.MaxConcurrentStreams);
+        }
+    }
+
+    private async Task SendHelloAsync(Guid sessionId, ulong lastReceived, CancellationToken cancellationToken)
+    {
+        var frame = new byte[FrameHeader.Size + HelloMessage.Size];
+        new FrameHeader(FrameType.Hello, FrameFlags.None, 0, HelloMessage.Size).Write(frame);
+        new HelloMessage(ProtocolVersion, ProtocolVersion, _local, sessionId, lastReceived).Write(frame.AsSpan(FrameHeader.Size));
+        await _transport.SendAsync(frame, cancellationToken).ConfigureAwait(false);
+    }
+
+    private ulong ReceivedSequence => Volatile.Read(ref _receivedSequence);
 
     private async ValueTask<FrameHeader> ReceiveFrameAsync(CancellationToken cancellationToken)
     {
@@ -236,11 +354,14 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
+        var transport = _transport;
+        var connection = _connection.Token;
+        await Task.Yield();
         try
         {
             while (true)
             {
-                var header = await ReceiveFrameAsync(_stopping.Token).ConfigureAwait(false);
+                var header = await ReceiveFrameAsync(connection).ConfigureAwait(false);
                 var payload = _receiveBuffer.AsSpan(_receiveStart + FrameHeader.Size, header.Length);
                 ProcessFrame(header, payload);
                 _receiveStart += FrameHeader.Size + header.Length;
@@ -254,9 +375,13 @@ internal sealed class TunnelSession : IAsyncDisposable
         {
             Terminate(null);
         }
-        catch (Exception ex)
+        catch (TunnelProtocolException ex)
         {
             Terminate(ex);
+        }
+        catch (Exception ex)
+        {
+            OnConnectionLost(transport, ex);
         }
     }
 
@@ -314,13 +439,14 @@ internal sealed class TunnelSession : IAsyncDisposable
     /// <summary>The peer's go-away, when it sent one.</summary>
     public GoAwayMessage? RemoteGoAwayReason { get; private set; }
 
+    /// <summary>Counts a sequenced frame; acknowledgements ride on the next batch, or get one of their own every few frames.</summary>
     private void CountReceivedFrame()
     {
-        _receivedSequence++;
-        if (_receivedSequence - _lastAckSent >= AckEveryFrames)
+        var received = _receivedSequence + 1;
+        Volatile.Write(ref _receivedSequence, received);
+        if (received - Volatile.Read(ref _lastAckSent) >= AckEveryFrames)
         {
-            _lastAckSent = _receivedSequence;
-            EnqueueControl(OutgoingFrame.UInt64(FrameType.Ack, _receivedSequence));
+            Wake();
         }
     }
 
@@ -552,6 +678,15 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
 
         Volatile.Write(ref _peerAcknowledged, acknowledged);
+        lock (_lock)
+        {
+            while (_replay.TryPeek(out var entry) && entry.Sequence <= acknowledged)
+            {
+                _replay.Dequeue();
+                _replayBytes -= entry.Frame.EncodedSize;
+                entry.Frame.ReturnPayload();
+            }
+        }
     }
 
     private TunnelStream? FindOpenStreamLocked(uint streamId)
@@ -913,11 +1048,16 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     private async Task WriteLoopAsync()
     {
-        var frames = new List<OutgoingFrame>();
+        var transport = _transport;
+        var connection = _connection.Token;
+        var frames = new List<(OutgoingFrame Frame, ulong Resent)>();
+        var sent = new List<(ulong Sequence, OutgoingFrame Frame)>();
         var batch = ArrayPool<byte>.Shared.Rent(MaxBatchBytes + FrameHeader.Size + SessionLimits.MaxFramePayloadCeiling);
+        await Task.Yield();
         try
         {
-            while (await _wake.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            Wake(); // frames queued while the connection was being set up
+            while (await _wake.Reader.WaitToReadAsync(connection).ConfigureAwait(false))
             {
                 _wake.Reader.TryRead(out _);
                 while (TakeBatch(frames, out var size))
@@ -929,36 +1069,41 @@ internal sealed class TunnelSession : IAsyncDisposable
                     }
 
                     var position = 0;
-                    foreach (var frame in frames)
+                    foreach (var (frame, resent) in frames)
                     {
                         position += frame.Encode(batch.AsSpan(position));
-                        if (frame.IsSequenced)
+                        if (resent != 0)
                         {
-                            Volatile.Write(ref _sentSequence, _sentSequence + 1);
+                            continue; // still held in the replay queue
                         }
 
-                        frame.ReturnPayload();
+                        if (frame.IsSequenced)
+                        {
+                            var sequence = _sentSequence + 1;
+                            Volatile.Write(ref _sentSequence, sequence);
+                            sent.Add((sequence, frame));
+                        }
+                        else
+                        {
+                            frame.ReturnPayload();
+                        }
                     }
 
                     frames.Clear();
-                    await _transport.SendAsync(batch.AsMemory(0, position), _stopping.Token).ConfigureAwait(false);
+                    KeepForReplay(sent);
+                    await transport.SendAsync(batch.AsMemory(0, position), connection).ConfigureAwait(false);
                 }
 
                 if (Volatile.Read(ref _closeRequested))
                 {
-                    await _transport.CloseAsync(_stopping.Token).ConfigureAwait(false);
+                    await transport.CloseAsync(connection).ConfigureAwait(false);
                     return;
                 }
             }
         }
         catch (Exception ex)
         {
-            foreach (var frame in frames)
-            {
-                frame.ReturnPayload();
-            }
-
-            Terminate(ex);
+            OnConnectionLost(transport, ex);
         }
         finally
         {
@@ -966,15 +1111,77 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
     }
 
-    /// <summary>Control frames first, then one data frame per ready stream in turn, up to a batch's worth.</summary>
-    private bool TakeBatch(List<OutgoingFrame> frames, out int size)
+    /// <summary>Sent sequenced frames wait for their acknowledgement while the session can resume; otherwise their buffers go back at once.</summary>
+    private void KeepForReplay(List<(ulong Sequence, OutgoingFrame Frame)> sent)
+    {
+        lock (_lock)
+        {
+            foreach (var entry in sent)
+            {
+                if (_resumable && !_terminated)
+                {
+                    _replay.Enqueue(entry);
+                    _replayBytes += entry.Frame.EncodedSize;
+                }
+                else
+                {
+                    entry.Frame.ReturnPayload();
+                }
+            }
+
+            sent.Clear();
+            if (_replayBytes > _options.MaxReplayBytes)
+            {
+                // The peer stopped acknowledging: resuming would need more memory than allowed.
+                _resumable = false;
+                ReleaseReplayLocked();
+            }
+        }
+    }
+
+    private void ReleaseReplayLocked()
+    {
+        _resend.Clear();
+        while (_replay.TryDequeue(out var entry))
+        {
+            entry.Frame.ReturnPayload();
+        }
+
+        _replayBytes = 0;
+    }
+
+    /// <summary>
+    /// What to send next: frames a resumed connection must repeat, an acknowledgement when one is
+    /// due, control frames, then one data frame per ready stream in turn, up to a batch's worth.
+    /// </summary>
+    private bool TakeBatch(List<(OutgoingFrame Frame, ulong Resent)> frames, out int size)
     {
         size = 0;
         lock (_lock)
         {
+            if (_detached || _terminated)
+            {
+                return false;
+            }
+
+            while (size < MaxBatchBytes && _resend.TryDequeue(out var repeat))
+            {
+                frames.Add((repeat.Frame, repeat.Sequence));
+                size += repeat.Frame.EncodedSize;
+            }
+
+            var received = Volatile.Read(ref _receivedSequence);
+            if (received > _lastAckSent)
+            {
+                Volatile.Write(ref _lastAckSent, received);
+                var ack = OutgoingFrame.UInt64(FrameType.Ack, received);
+                frames.Add((ack, 0));
+                size += ack.EncodedSize;
+            }
+
             while (size < MaxBatchBytes && _control.TryDequeue(out var frame))
             {
-                frames.Add(frame);
+                frames.Add((frame, 0));
                 size += frame.EncodedSize;
             }
 
@@ -986,7 +1193,7 @@ internal sealed class TunnelSession : IAsyncDisposable
                     continue;
                 }
 
-                frames.Add(frame);
+                frames.Add((frame, 0));
                 size += frame.EncodedSize;
                 if (stream.Outgoing.Count > 0)
                 {
@@ -1002,6 +1209,167 @@ internal sealed class TunnelSession : IAsyncDisposable
         return frames.Count > 0;
     }
 
+    // ---------------------------------------------------------------- connection loss and resume
+
+    /// <summary>
+    /// The connection under the session failed. A resumable session detaches and waits for the agent
+    /// to come back within the resume window; its streams wait with it. Anything else ends the session.
+    /// </summary>
+    private void OnConnectionLost(ITunnelTransport transport, Exception error)
+    {
+        int detachment;
+        lock (_lock)
+        {
+            if (_terminated || _detached || !ReferenceEquals(transport, _transport))
+            {
+                return; // already handled, or a loop of an earlier connection
+            }
+
+            if (!_resumable || _closeRequested)
+            {
+                detachment = 0;
+            }
+            else
+            {
+                _detached = true;
+                detachment = ++_detachments;
+                DetachReason = error;
+                _connection.Cancel();
+                _attachmentEnded.TrySetResult();
+            }
+        }
+
+        if (detachment == 0)
+        {
+            Terminate(error);
+            return;
+        }
+
+        transport.Abort();
+        _ = ExpireDetachmentAsync(detachment, error);
+    }
+
+    /// <summary>Why the last connection was lost, while the session waits to resume.</summary>
+    public Exception? DetachReason { get; private set; }
+
+    private async Task ExpireDetachmentAsync(int detachment, Exception error)
+    {
+        try
+        {
+            await Task.Delay(_options.ResumeWindow, _options.TimeProvider, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (!_detached || _detachments != detachment || _terminated)
+            {
+                return;
+            }
+        }
+
+        Terminate(new IOException($"the connection was lost ({error.Message}) and not resumed within {_options.ResumeWindow.TotalSeconds:0.#} s", error));
+    }
+
+    /// <summary>
+    /// Continues this detached session on <paramref name="transport"/>: drops what the peer already
+    /// has, repeats the rest in order, then carries on. <paramref name="beforeLoops"/> runs once the
+    /// session owns the connection and before any frame goes out (the gateway's hello).
+    /// </summary>
+    private async Task<bool> ReattachAsync(ITunnelTransport transport, ulong peerReceived, byte[] leftover, Func<Task>? beforeLoops)
+    {
+        Task read;
+        Task write;
+        lock (_lock)
+        {
+            if (_terminated || !_detached)
+            {
+                return false;
+            }
+
+            read = _readLoop;
+            write = _writeLoop;
+        }
+
+        // The loops of the lost connection must be done with the buffers before they are reused.
+        await write.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await read.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        ITunnelTransport lost;
+        lock (_lock)
+        {
+            if (_terminated || !_detached)
+            {
+                return false;
+            }
+
+            while (_replay.TryPeek(out var entry) && entry.Sequence <= peerReceived)
+            {
+                _replay.Dequeue();
+                _replayBytes -= entry.Frame.EncodedSize;
+                entry.Frame.ReturnPayload();
+            }
+
+            var next = _replay.TryPeek(out var first) ? first.Sequence : _sentSequence + 1;
+            if (!_resumable || peerReceived + 1 != next || leftover.Length > _receiveBuffer.Length)
+            {
+                lost = _transport;
+                _resumable = false;
+            }
+            else
+            {
+                _resend.Clear();
+                foreach (var entry in _replay)
+                {
+                    _resend.Enqueue(entry);
+                }
+
+                if (peerReceived > _peerAcknowledged)
+                {
+                    Volatile.Write(ref _peerAcknowledged, peerReceived);
+                }
+
+                lost = _transport;
+                _transport = transport;
+                _connection = new CancellationTokenSource();
+                _attachmentEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                leftover.CopyTo(_receiveBuffer, 0);
+                _receiveStart = 0;
+                _receiveEnd = leftover.Length;
+                Volatile.Write(ref _lastReceiveTimestamp, _options.TimeProvider.GetTimestamp());
+                Volatile.Write(ref _lastAckSent, 0); // the first batch tells the peer where this end stands
+                _detached = false;
+                DetachReason = null;
+                Resumptions++;
+            }
+        }
+
+        await lost.DisposeAsync().ConfigureAwait(false);
+        if (!ReferenceEquals(_transport, transport))
+        {
+            Terminate(new IOException("the session could not resume: the peer's position does not match what this end kept"));
+            return false;
+        }
+
+        if (beforeLoops is not null)
+        {
+            try
+            {
+                await beforeLoops().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                OnConnectionLost(transport, ex);
+                throw;
+            }
+        }
+
+        StartLoops();
+        return true;
+    }
+
     // ---------------------------------------------------------------- liveness and shutdown
 
     private async Task KeepAliveLoopAsync()
@@ -1013,16 +1381,31 @@ internal sealed class TunnelSession : IAsyncDisposable
             while (!_stopping.IsCancellationRequested)
             {
                 await Task.Delay(interval, time, _stopping.Token).ConfigureAwait(false);
+                ITunnelTransport transport;
+                lock (_lock)
+                {
+                    if (_detached)
+                    {
+                        continue; // nothing to probe until the agent resumes the session
+                    }
+
+                    transport = _transport;
+                }
+
                 var silence = time.GetElapsedTime(Volatile.Read(ref _lastReceiveTimestamp));
                 if (_options.KeepAliveTimeout != Timeout.InfiniteTimeSpan && silence >= _options.KeepAliveTimeout)
                 {
-                    Terminate(new TimeoutException($"no frame from the peer for {silence.TotalSeconds:0} s (keep-alive timeout)"));
-                    return;
+                    OnConnectionLost(transport, new TimeoutException($"no frame from the peer for {silence.TotalSeconds:0.#} s (keep-alive timeout)"));
+                    continue;
                 }
 
                 if (silence >= interval)
                 {
                     EnqueueControl(OutgoingFrame.UInt64(FrameType.Ping, (ulong)time.GetTimestamp()));
+                }
+                else if (Volatile.Read(ref _receivedSequence) > Volatile.Read(ref _lastAckSent))
+                {
+                    Wake(); // an acknowledgement is due even if nothing else is
                 }
             }
         }
@@ -1105,10 +1488,14 @@ internal sealed class TunnelSession : IAsyncDisposable
             {
                 stream.DiscardOutgoing();
             }
+
+            ReleaseReplayLocked();
+            _attachmentEnded.TrySetResult();
         }
 
         _stopping.Cancel();
-        if (error is not null)
+        _connection.Cancel();
+        if (error is not null || IsDetachedTransport())
         {
             _transport.Abort();
         }
@@ -1123,6 +1510,14 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
 
         _ = ReleaseResourcesAsync();
+    }
+
+    private bool IsDetachedTransport()
+    {
+        lock (_lock)
+        {
+            return _detached;
+        }
     }
 
     private async Task ReleaseResourcesAsync()

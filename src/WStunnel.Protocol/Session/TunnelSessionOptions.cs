@@ -17,5 +17,14 @@ internal sealed record TunnelSessionOptions
     /// <summary>Silence after which the peer is declared gone; <see cref="Timeout.InfiniteTimeSpan"/> disables the check.</summary>
     public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(45);
 
+    /// <summary>
+    /// How long a session whose connection was lost waits for the agent to continue it on a new
+    /// one; <see cref="TimeSpan.Zero"/> ends the session with its connection instead.
+    /// </summary>
+    public TimeSpan ResumeWindow { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Most bytes of unacknowledged frames kept for a resume; beyond it the session stops being resumable.</summary>
+    public long MaxReplayBytes { get; init; } = 64L * 1024 * 1024;
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }
