@@ -254,6 +254,127 @@ public sealed class TunnelSessionTests
     }
 
     [Fact]
+    public async Task A_session_resumes_on_a_new_connection_and_its_streams_complete_exactly_once()
+    {
+        var resumable = new TunnelSessionOptions { ResumeWindow = TimeSpan.FromSeconds(20), Limits = new SessionLimits { InitialStreamWindow = 256 * 1024 } };
+        var (gatewayLink, agentLink) = InMemoryTransport.CreatePair();
+        var answered = 0;
+        Func<TunnelStream, Task> echo = async stream =>
+        {
+            Interlocked.Increment(ref answered);
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
+            var buffer = new byte[10_000];
+            int read;
+            while ((read = await stream.ReadAsync(buffer, default)) > 0)
+            {
+                await stream.WriteAsync(buffer.AsMemory(0, read), default);
+            }
+
+            stream.Complete();
+        };
+        var gatewayStart = TunnelSession.StartAsync(gatewayLink, resumable, SessionRole.Gateway, null, default);
+        await using var agent = await TunnelSession.StartAsync(agentLink, resumable, SessionRole.Agent, echo, default);
+        await using var gateway = await gatewayStart;
+
+        var payload = RandomNumberGenerator.GetBytes(3_000_000);
+        var stream = await gateway.OpenStreamAsync(new RequestHead { Method = "POST", PathAndQuery = "/echo" }, endStream: false, default);
+        var upload = Task.Run(async () =>
+        {
+            for (var offset = 0; offset < payload.Length; offset += 50_000)
+            {
+                await stream.WriteAsync(payload.AsMemory(offset, 50_000), default);
+            }
+
+            stream.Complete();
+        });
+        await stream.ResponseHead.WaitAsync(Deadline);
+        var echoed = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        while (echoed.Length < 1_000_000)
+        {
+            echoed.Write(chunk, 0, await stream.ReadAsync(chunk, default));
+        }
+
+        // The link breaks mid-stream: both ends detach and keep their streams.
+        gatewayLink.Abort();
+        await WaitUntil(() => gateway.IsDetached && agent.IsDetached, "both ends to detach");
+
+        var (newGatewayLink, newAgentLink) = InMemoryTransport.CreatePair();
+        var gatewayResume = TunnelSession.StartAsync(newGatewayLink, resumable, SessionRole.Gateway, null, default, findResumable: id => id == gateway.SessionId ? gateway : null);
+        var resumedAgent = await TunnelSession.StartAsync(newAgentLink, resumable, SessionRole.Agent, echo, default, resume: agent);
+        var resumedGateway = await gatewayResume;
+        Assert.Same(agent, resumedAgent);
+        Assert.Same(gateway, resumedGateway);
+
+        int read;
+        while ((read = await stream.ReadAsync(chunk, default).AsTask().WaitAsync(Deadline)) > 0)
+        {
+            echoed.Write(chunk, 0, read);
+        }
+
+        await upload.WaitAsync(Deadline);
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(echoed.ToArray()));
+        Assert.Equal(1, answered);
+        Assert.Equal(1, gateway.Resumptions);
+        Assert.Equal(1, agent.Resumptions);
+    }
+
+    [Fact]
+    public async Task A_session_not_resumed_within_the_window_fails_its_streams()
+    {
+        var time = new FakeTimeProvider();
+        var resumable = new TunnelSessionOptions { ResumeWindow = TimeSpan.FromSeconds(30), TimeProvider = time, KeepAliveInterval = Timeout.InfiniteTimeSpan };
+        var (gatewayLink, agentLink) = InMemoryTransport.CreatePair();
+        var gatewayStart = TunnelSession.StartAsync(gatewayLink, resumable, SessionRole.Gateway, null, default);
+        await using var agent = await TunnelSession.StartAsync(agentLink, resumable, SessionRole.Agent, _ => Task.CompletedTask, default);
+        await using var gateway = await gatewayStart;
+        var stream = await gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+
+        gatewayLink.Abort();
+        await WaitUntil(() => gateway.IsDetached, "the gateway to detach");
+        Assert.False(stream.ResponseHead.IsCompleted);
+
+        time.Advance(TimeSpan.FromSeconds(31));
+        var error = await Assert.ThrowsAsync<TunnelStreamException>(() => stream.ResponseHead.WaitAsync(Deadline));
+        Assert.Contains("not resumed within 30 s", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_agent_whose_session_the_gateway_no_longer_has_starts_a_new_one_and_fails_the_old_streams()
+    {
+        var resumable = new TunnelSessionOptions { ResumeWindow = TimeSpan.FromSeconds(20) };
+        var (gatewayLink, agentLink) = InMemoryTransport.CreatePair();
+        var agentStreams = new List<TunnelStream>();
+        var gatewayStart = TunnelSession.StartAsync(gatewayLink, resumable, SessionRole.Gateway, null, default);
+        await using var agent = await TunnelSession.StartAsync(agentLink, resumable, SessionRole.Agent, s =>
+        {
+            lock (agentStreams)
+            {
+                agentStreams.Add(s);
+            }
+
+            return Task.CompletedTask;
+        }, default);
+        await using var gateway = await gatewayStart;
+        await gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+        await WaitUntil(() => agentStreams.Count == 1, "the agent to get the stream");
+
+        gatewayLink.Abort();
+        await WaitUntil(() => agent.IsDetached, "the agent to detach");
+
+        // A restarted gateway knows no session: the agent gets a fresh one.
+        var (newGatewayLink, newAgentLink) = InMemoryTransport.CreatePair();
+        var freshGateway = TunnelSession.StartAsync(newGatewayLink, resumable, SessionRole.Gateway, null, default, findResumable: _ => null);
+        await using var fresh = await TunnelSession.StartAsync(newAgentLink, resumable, SessionRole.Agent, _ => Task.CompletedTask, default, resume: agent);
+        await using var freshGatewaySession = await freshGateway;
+
+        Assert.NotSame(agent, fresh);
+        Assert.NotEqual(agent.SessionId, fresh.SessionId);
+        await agent.Completion.WaitAsync(Deadline);
+        Assert.True(agentStreams[0].Aborted.IsCancellationRequested);
+    }
+
+    [Fact]
     public async Task Acknowledgements_follow_the_frames_received()
     {
         await using var pair = await SessionPair.StartAsync(async stream =>
