@@ -25,6 +25,7 @@ internal sealed class TunnelAgent : IDisposable
     private readonly string _fingerprint;
     private readonly ReconnectBackoff _backoff;
     private TunnelSession? _current;
+    private TunnelSession? _detached;
 
     public TunnelAgent(WStunnelAgentOptions options, ILogger logger, TimeProvider? time = null)
     {
@@ -45,6 +46,19 @@ internal sealed class TunnelAgent : IDisposable
     public event Action<TunnelSession>? Connected;
 
     public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await ConnectAndServeAsync(stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Stopping while a session waits to resume: its requests cannot finish any more.
+            _detached?.Abort(new OperationCanceledException("the agent is stopping"));
+        }
+    }
+
+    private async Task ConnectAndServeAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -134,10 +148,21 @@ internal sealed class TunnelAgent : IDisposable
                 HandshakeTimeout = timeout,
                 KeepAliveInterval = _options.KeepAliveInterval,
                 KeepAliveTimeout = _options.KeepAliveTimeout,
+                ResumeWindow = _options.ResumeWindow,
                 TimeProvider = _time,
             };
-            var session = await TunnelSession.StartAsync(transport, options, SessionRole.Agent, _dispatcher.HandleAsync, linked.Token).ConfigureAwait(false);
-            AgentLog.Connected(_logger, _connector.EndpointUri, session.TransportName, session.SessionId, _options.Target);
+            var resume = _detached is { IsDetached: true } detached ? detached : null;
+            var session = await TunnelSession.StartAsync(transport, options, SessionRole.Agent, _dispatcher.HandleAsync, linked.Token, resume: resume).ConfigureAwait(false);
+            if (ReferenceEquals(session, resume))
+            {
+                AgentLog.Resumed(_logger, _connector.EndpointUri, session.TransportName, session.SessionId);
+            }
+            else
+            {
+                AgentLog.Connected(_logger, _connector.EndpointUri, session.TransportName, session.SessionId, _options.Target);
+            }
+
+            _detached = null;
             return (session, null);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -164,7 +189,17 @@ internal sealed class TunnelAgent : IDisposable
                 var upgrade = await WaitForEndOrUpgradeAsync(session, stoppingToken).ConfigureAwait(false);
                 if (upgrade is null)
                 {
-                    AgentLog.Disconnected(_logger, _connector.EndpointUri, session.Failure?.Message ?? "the gateway closed the session");
+                    if (session.IsDetached)
+                    {
+                        // Requests in flight wait in the session while the agent dials again and resumes it.
+                        _detached = session;
+                        AgentLog.ConnectionLost(_logger, _connector.EndpointUri, session.DetachReason?.Message ?? "unknown", _options.ResumeWindow);
+                    }
+                    else
+                    {
+                        AgentLog.Disconnected(_logger, _connector.EndpointUri, session.Failure?.Message ?? "the gateway closed the session");
+                    }
+
                     return;
                 }
 
@@ -191,9 +226,10 @@ internal sealed class TunnelAgent : IDisposable
     /// </summary>
     private async Task<TunnelSession?> WaitForEndOrUpgradeAsync(TunnelSession session, CancellationToken stoppingToken)
     {
+        var attachment = session.AttachmentEnded;
         if (_options.Transport != AgentTransport.Auto || session.TransportName == "websocket")
         {
-            await session.Completion.WaitAsync(stoppingToken).ConfigureAwait(false);
+            await attachment.WaitAsync(stoppingToken).ConfigureAwait(false);
             return null;
         }
 
@@ -202,7 +238,7 @@ internal sealed class TunnelAgent : IDisposable
             using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
             {
                 var retry = Task.Delay(_options.WebSocketRetryInterval, _time, waiting.Token);
-                var ended = await Task.WhenAny(session.Completion, retry).ConfigureAwait(false) == session.Completion;
+                var ended = await Task.WhenAny(attachment, retry).ConfigureAwait(false) == attachment;
                 await waiting.CancelAsync().ConfigureAwait(false); // no timer left behind
                 if (ended)
                 {

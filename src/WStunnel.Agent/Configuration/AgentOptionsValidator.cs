@@ -83,6 +83,11 @@ internal sealed class AgentOptionsValidator : IValidateOptions<WStunnelAgentOpti
             errors.Add($"{Section}:WebSocketHandshakeTimeout and WebSocketRetryInterval must be positive.");
         }
 
+        if (options.ResumeWindow < TimeSpan.Zero)
+        {
+            errors.Add($"{Section}:ResumeWindow must not be negative.");
+        }
+
         if (options.MaxHeaderBytes is < 1024 or > 64 * 1024)
         {
             errors.Add($"{Section}:MaxHeaderBytes must be between 1024 and 65536 (got {options.MaxHeaderBytes}).");

@@ -63,6 +63,12 @@ public sealed class WStunnelAgentOptions
     /// <summary>How long the target may take to send response headers before the client gets 504. Default: 100 s.</summary>
     public TimeSpan TargetResponseTimeout { get; set; } = TimeSpan.FromSeconds(100);
 
+    /// <summary>
+    /// How long the agent keeps a session whose connection was lost, to continue it on a new one:
+    /// requests in flight finish as if nothing happened. Zero turns resuming off. Default: 30 s.
+    /// </summary>
+    public TimeSpan ResumeWindow { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long requests in flight may finish when the agent stops. Default: 10 s.</summary>
     public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -35,6 +35,12 @@ internal static partial class AgentLog
     [LoggerMessage(2012, LogLevel.Debug, "WebSocket still unavailable, staying on long-poll: {Reason}")]
     public static partial void StillOnLongPoll(ILogger logger, string reason);
 
+    [LoggerMessage(2013, LogLevel.Information, "Tunnel to {Server} resumed over {Transport} (session {SessionId}): requests in flight carry on")]
+    public static partial void Resumed(ILogger logger, Uri server, string transport, Guid sessionId);
+
+    [LoggerMessage(2014, LogLevel.Warning, "Connection to {Server} lost ({Reason}); reconnecting to resume the session within {ResumeWindow}")]
+    public static partial void ConnectionLost(ILogger logger, Uri server, string reason, TimeSpan resumeWindow);
+
     [LoggerMessage(2010, LogLevel.Warning, "Target {Target} failed for {Method} request: {Reason}")]
     public static partial void TargetFailed(ILogger logger, Uri target, string method, string reason);
 

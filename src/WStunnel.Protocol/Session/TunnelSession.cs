@@ -1218,6 +1218,8 @@ internal sealed class TunnelSession : IAsyncDisposable
     private void OnConnectionLost(ITunnelTransport transport, Exception error)
     {
         int detachment;
+        CancellationTokenSource connection;
+        TaskCompletionSource attachment;
         lock (_lock)
         {
             if (_terminated || _detached || !ReferenceEquals(transport, _transport))
@@ -1228,14 +1230,16 @@ internal sealed class TunnelSession : IAsyncDisposable
             if (!_resumable || _closeRequested)
             {
                 detachment = 0;
+                connection = null!;
+                attachment = null!;
             }
             else
             {
                 _detached = true;
                 detachment = ++_detachments;
                 DetachReason = error;
-                _connection.Cancel();
-                _attachmentEnded.TrySetResult();
+                connection = _connection;
+                attachment = _attachmentEnded;
             }
         }
 
@@ -1245,8 +1249,52 @@ internal sealed class TunnelSession : IAsyncDisposable
             return;
         }
 
+        // Stop the loops and the connection first, then tell whoever waits on this attachment.
+        CancelQuietly(connection);
         transport.Abort();
+        attachment.TrySetResult();
         _ = ExpireDetachmentAsync(detachment, error);
+    }
+
+    /// <summary>
+    /// The agent asks to resume on a new connection while this end still believes in the old one
+    /// (its keep-alive has not noticed yet): the agent knows best, so the old connection is dropped.
+    /// </summary>
+    public bool PrepareResume()
+    {
+        ITunnelTransport transport;
+        lock (_lock)
+        {
+            if (_terminated)
+            {
+                return false;
+            }
+
+            if (_detached)
+            {
+                return true;
+            }
+
+            transport = _transport;
+        }
+
+        OnConnectionLost(transport, new IOException("the agent resumed the session on a new connection"));
+        return IsDetached;
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A transport's cancellation callback failed on a connection that is gone anyway.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     /// <summary>Why the last connection was lost, while the session waits to resume.</summary>
@@ -1490,15 +1538,16 @@ internal sealed class TunnelSession : IAsyncDisposable
             }
 
             ReleaseReplayLocked();
-            _attachmentEnded.TrySetResult();
         }
 
-        _stopping.Cancel();
-        _connection.Cancel();
+        CancelQuietly(_stopping);
+        CancelQuietly(_connection);
         if (error is not null || IsDetachedTransport())
         {
             _transport.Abort();
         }
+
+        _attachmentEnded.TrySetResult();
 
         var streamError = new TunnelStreamException(
             error is TunnelProtocolException protocol ? protocol.Code : ErrorCode.Cancel,

@@ -59,6 +59,13 @@ public sealed class WStunnelOptions
     /// </summary>
     public TimeSpan LongPollTimeout { get; set; } = TimeSpan.FromSeconds(25);
 
+    /// <summary>
+    /// How long an agent's session outlives its lost connection: requests in flight wait, and the
+    /// agent continues the session on a new connection without any of them noticing. Zero turns
+    /// resuming off. Default: 30 s.
+    /// </summary>
+    public TimeSpan ResumeWindow { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long in-flight requests may finish when the gateway stops. Default: 10 s.</summary>
     public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -78,6 +78,11 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
         }
 
         Positive(errors, options.Queue.Timeout, "Queue:Timeout");
+        if (options.ResumeWindow < TimeSpan.Zero)
+        {
+            errors.Add($"{Section}:ResumeWindow must not be negative (got {options.ResumeWindow}).");
+        }
+
         if (options.Queue.RetentionAfterDisconnect < TimeSpan.Zero)
         {
             errors.Add($"{Section}:Queue:RetentionAfterDisconnect must not be negative (got {options.Queue.RetentionAfterDisconnect}).");

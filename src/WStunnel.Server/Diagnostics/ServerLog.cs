@@ -18,6 +18,12 @@ internal static partial class ServerLog
     [LoggerMessage(1004, LogLevel.Information, "Agent session {NewSessionId} replaces session {OldSessionId} on tunnel {Tunnel}")]
     public static partial void SessionReplaced(ILogger logger, string tunnel, Guid newSessionId, Guid oldSessionId);
 
+    [LoggerMessage(1007, LogLevel.Information, "Agent resumed session {SessionId} of tunnel {Tunnel} from {RemoteAddress} over {Transport}")]
+    public static partial void SessionResumed(ILogger logger, string tunnel, IPAddress? remoteAddress, string transport, Guid sessionId);
+
+    [LoggerMessage(1008, LogLevel.Warning, "Connection of session {SessionId} on tunnel {Tunnel} lost ({Reason}); its requests wait up to {ResumeWindow} for the agent to resume")]
+    public static partial void ConnectionLost(ILogger logger, string tunnel, Guid sessionId, string reason, TimeSpan resumeWindow);
+
     [LoggerMessage(1005, LogLevel.Warning, "Agent registration from {RemoteAddress} refused with {StatusCode}: {Reason}")]
     public static partial void RegistrationRefused(ILogger logger, IPAddress? remoteAddress, int statusCode, string reason);
 

@@ -22,28 +22,33 @@ internal sealed class TunnelSessionRunner(
 {
     private readonly WStunnelOptions _options = options.Value;
 
+    /// <summary>
+    /// Runs <paramref name="transport"/> for an agent: a new session, or the agent's detached session
+    /// resumed on it. Returns when this connection stops carrying the session.
+    /// </summary>
     public async Task RunAsync(TunnelEntry tunnel, ITunnelTransport transport, IPAddress? remote, CancellationToken aborted)
     {
         TunnelSession session;
-        TunnelSession? attached = null;
+        TunnelSession? created = null;
         TunnelSession? replaced = null;
         try
         {
-            // Attached before the gateway's hello goes out: once the agent sees it, requests reach it.
+            // A new session is attached before the gateway's hello goes out: once the agent sees it, requests reach it.
             session = await TunnelSession.StartAsync(transport, SessionOptions(), SessionRole.Gateway, null, aborted,
-                established =>
+                onEstablished: established =>
                 {
-                    attached = established;
+                    created = established;
                     replaced = tunnel.Attach(established);
-                }).ConfigureAwait(false);
+                },
+                findResumable: id => registry.FindResumable(id, tunnel)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TunnelProtocolException or TimeoutException or WebSocketException or OperationCanceledException or IOException)
         {
             ServerLog.HandshakeFailed(logger, remote, ex.Message);
             transport.Abort();
-            if (attached is not null)
+            if (created is not null)
             {
-                registry.Detach(tunnel, attached);
+                registry.Detach(tunnel, created);
                 if (replaced is { IsAvailable: true })
                 {
                     tunnel.Attach(replaced); // the handshake that would have replaced it failed; keep serving
@@ -53,19 +58,35 @@ internal sealed class TunnelSessionRunner(
             return;
         }
 
-        ServerLog.AgentConnected(logger, tunnel.DisplayName, remote, session.TransportName, session.SessionId);
-        if (replaced is not null)
+        var attachment = session.AttachmentEnded;
+        if (!ReferenceEquals(session, created))
         {
-            // The same token reconnected: its old connection is most likely dead. Let its streams finish briefly.
-            ServerLog.SessionReplaced(logger, tunnel.DisplayName, session.SessionId, replaced.SessionId);
-            _ = replaced.CloseAsync(_options.ShutdownGracePeriod, CancellationToken.None);
+            ServerLog.SessionResumed(logger, tunnel.DisplayName, remote, session.TransportName, session.SessionId);
+            tunnel.Attach(session); // lets requests that queued meanwhile go
+        }
+        else
+        {
+            ServerLog.AgentConnected(logger, tunnel.DisplayName, remote, session.TransportName, session.SessionId);
+            registry.AddSession(tunnel, session);
+            _ = ForgetWhenEndedAsync(tunnel, session);
+            if (replaced is not null && !ReferenceEquals(replaced, session))
+            {
+                // The same token connected afresh: its old session cannot be resumed any more. Let its streams finish briefly.
+                ServerLog.SessionReplaced(logger, tunnel.DisplayName, session.SessionId, replaced.SessionId);
+                _ = replaced.CloseAsync(_options.ShutdownGracePeriod, CancellationToken.None);
+            }
         }
 
-        using (aborted.Register(static s => ((TunnelSession)s!).Abort(new IOException("the agent's connection was aborted")), session))
+        await attachment.ConfigureAwait(false);
+        if (session.IsDetached)
         {
-            await session.Completion.ConfigureAwait(false);
+            ServerLog.ConnectionLost(logger, tunnel.DisplayName, session.SessionId, session.DetachReason?.Message ?? "unknown", _options.ResumeWindow);
         }
+    }
 
+    private async Task ForgetWhenEndedAsync(TunnelEntry tunnel, TunnelSession session)
+    {
+        await session.Completion.ConfigureAwait(false);
         registry.Detach(tunnel, session);
         switch (session.Failure)
         {
@@ -94,6 +115,7 @@ internal sealed class TunnelSessionRunner(
         HandshakeTimeout = _options.HandshakeTimeout,
         KeepAliveInterval = _options.KeepAliveInterval,
         KeepAliveTimeout = _options.KeepAliveTimeout,
+        ResumeWindow = _options.ResumeWindow,
         TimeProvider = time,
     };
 }

@@ -15,6 +15,7 @@ internal sealed class TunnelRegistry
 {
     private readonly ConcurrentDictionary<TokenKey, TunnelEntry> _byToken = new();
     private readonly FrozenDictionary<string, TunnelEntry> _byName;
+    private readonly ConcurrentDictionary<Guid, (TunnelSession Session, TunnelEntry Tunnel)> _sessions = new();
     private readonly WStunnelOptions _options;
     private readonly TimeProvider _time;
     private long _lastPrune;
@@ -65,7 +66,24 @@ internal sealed class TunnelRegistry
         return _options.AllowUnlistedTokens ? _byToken.GetOrAdd(key, static k => new TunnelEntry(k, null)) : null;
     }
 
-    public void Detach(TunnelEntry entry, TunnelSession session) => entry.Detach(session, _time.GetUtcNow());
+    /// <summary>The session ended: it no longer serves its tunnel and cannot be resumed.</summary>
+    public void Detach(TunnelEntry entry, TunnelSession session)
+    {
+        _sessions.TryRemove(session.SessionId, out _);
+        entry.Detach(session, _time.GetUtcNow());
+    }
+
+    /// <summary>Remembers a new session so its agent can resume it after losing the connection.</summary>
+    public void AddSession(TunnelEntry entry, TunnelSession session) => _sessions[session.SessionId] = (session, entry);
+
+    /// <summary>
+    /// The session <paramref name="sessionId"/> of <paramref name="tunnel"/>, ready to be resumed on the
+    /// agent's new connection (its old one is dropped if the gateway had not noticed it die), or null.
+    /// </summary>
+    public TunnelSession? FindResumable(Guid sessionId, TunnelEntry tunnel) =>
+        _sessions.TryGetValue(sessionId, out var known) && ReferenceEquals(known.Tunnel, tunnel) && known.Session.PrepareResume()
+            ? known.Session
+            : null;
 
     /// <summary>Requests waiting across all tunnels.</summary>
     public int Queued => Volatile.Read(ref _queued);
