@@ -176,6 +176,12 @@ internal sealed class TunnelAgent : IDisposable
             transport?.Abort();
             return (null, Describe(ex, deadline.IsCancellationRequested, timeout));
         }
+        catch (Exception ex)
+        {
+            // Whatever failed, the agent tries again: it never stops for something the network did.
+            transport?.Abort();
+            return (null, $"{ex.GetType().Name}: {Describe(ex, deadline.IsCancellationRequested, timeout)}");
+        }
     }
 
     private async Task ServeAsync(TunnelSession session, CancellationToken stoppingToken)

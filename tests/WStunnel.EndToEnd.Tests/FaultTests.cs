@@ -118,6 +118,60 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
         Assert.Same(session, tunnel.Session);
     }
 
+    [Fact]
+    public async Task Beyond_the_resume_window_an_unanswered_request_gets_502_and_is_never_sent_twice()
+    {
+        await using var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address, builder =>
+        {
+            builder.Configuration["WStunnel:KeepAliveInterval"] = "00:00:00.250";
+            builder.Configuration["WStunnel:KeepAliveTimeout"] = "00:00:01";
+            builder.Configuration["WStunnel:ResumeWindow"] = "00:00:01";
+        });
+        var address = new Uri(gateway.Urls.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        await using var relay = FaultRelay.Start(address.Port);
+        using var client = fixture.Certificate.CreateClient(address);
+        var token = "expired-" + Guid.NewGuid().ToString("N");
+        var log = new ListLogger();
+        await using var agent = await RunningAgent.StartAsync(new Uri($"wss://localhost:{relay.Port}"), token, fixture.Backend.Address, fixture.Certificate.CaFile, o =>
+        {
+            o.Transport = fixture.Transport;
+            o.KeepAliveInterval = TimeSpan.FromMilliseconds(250);
+            o.KeepAliveTimeout = TimeSpan.FromSeconds(1);
+            o.ResumeWindow = TimeSpan.FromSeconds(1);
+            o.ConnectTimeout = TimeSpan.FromSeconds(2);
+            o.ReconnectDelay = TimeSpan.FromMilliseconds(50);
+            o.MaxReconnectDelay = TimeSpan.FromMilliseconds(200);
+        }, logger: log);
+        await TunnelFixture.WaitForRegistrationAsync(gateway, token);
+        var session = gateway.Services.GetRequiredService<TunnelRegistry>().FindByToken(token)!.Session!;
+
+        // The agent vanishes (its link goes silent, and it cannot dial again) with a POST in flight.
+        var id = Guid.NewGuid().ToString("N");
+        using var content = new StringContent("once only");
+        var post = client.PostAsync($"/_token/{token}/count/{id}?delay=1", content);
+        await WaitUntil(() => session.ActiveStreams == 1 || fixture.Backend.Counts.ContainsKey(id), "the POST to be in flight");
+        relay.RefuseNewLinks = true;
+        relay.BlackHoleOpenLinks();
+
+        using var response = await post.WaitAsync(TimeSpan.FromSeconds(30));
+        await session.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.OK, $"got {response.StatusCode}");
+
+        // The agent comes back with a fresh session; the POST is not replayed to the backend.
+        relay.RefuseNewLinks = false;
+        try
+        {
+            await TunnelFixture.WaitForRegistrationAsync(gateway, token);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException(ex.Message + "; agent log:\n" + string.Join('\n', log.Lines.TakeLast(15)), ex);
+        }
+
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200").WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(fixture.Backend.Counts.GetValueOrDefault(id) <= 1);
+    }
+
     private static async Task WaitUntil(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);

@@ -18,39 +18,57 @@ internal sealed class GatewayConnector : IDisposable
 
     private readonly WStunnelAgentOptions _options;
     private readonly HttpMessageInvoker _invoker;
+    private readonly GatewayCertificateValidator? _validator;
 
     public GatewayConnector(WStunnelAgentOptions options, ILogger logger)
     {
         _options = options;
         EndpointUri = TunnelEndpoint(options.Server!);
-        var handler = new SocketsHttpHandler
-        {
-            ConnectTimeout = options.ConnectTimeout,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-        };
-
         if (options.Insecure)
         {
             AgentLog.InsecureMode(logger, EndpointUri);
-#pragma warning disable CA5359 // The operator asked for no verification with --insecure, and it is logged loudly above.
-            handler.SslOptions.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
-#pragma warning restore CA5359
         }
         else
         {
-            var validator = GatewayCertificateValidator.FromFile(options.CaCertificateFile);
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => validator.Validate(certificate, chain, errors);
+            _validator = GatewayCertificateValidator.FromFile(options.CaCertificateFile);
         }
 
         if (options.Proxy is { } proxy)
         {
-            handler.Proxy = CreateProxy(proxy);
-            handler.UseProxy = true;
             AgentLog.UsingProxy(logger, $"{proxy.Scheme}://{proxy.Authority}");
         }
 
-        _invoker = new HttpMessageInvoker(handler);
+        _invoker = new HttpMessageInvoker(CreateHandler());
+    }
+
+    /// <summary>A handler with the agent's proxy and certificate rules.</summary>
+    private SocketsHttpHandler CreateHandler()
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = _options.ConnectTimeout,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+        };
+
+        if (_validator is { } validator)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => validator.Validate(certificate, chain, errors);
+        }
+        else
+        {
+#pragma warning disable CA5359 // The operator asked for no verification with --insecure, and it is logged loudly.
+            handler.SslOptions.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
+#pragma warning restore CA5359
+        }
+
+        if (_options.Proxy is { } proxy)
+        {
+            handler.Proxy = CreateProxy(proxy);
+            handler.UseProxy = true;
+        }
+
+        return handler;
     }
 
     /// <summary>The registration URL: the configured server, with <c>/_tunnel</c> when no path was given.</summary>
@@ -97,7 +115,9 @@ internal sealed class GatewayConnector : IDisposable
     public Task<LongPollClientTransport> ConnectLongPollAsync(string token, TimeProvider time, CancellationToken cancellationToken)
     {
         var https = new UriBuilder(EndpointUri) { Scheme = EndpointUri.Scheme == "ws" ? "http" : "https" }.Uri;
-        return LongPollClientTransport.ConnectAsync(_invoker, https, TokenHeader, token, _options.KeepAliveTimeout, time, cancellationToken);
+        // Its own connection pool: connections of an earlier, broken long-poll connection (perhaps
+        // silently dead) must not carry the new one.
+        return LongPollClientTransport.ConnectAsync(new HttpMessageInvoker(CreateHandler()), https, TokenHeader, token, _options.KeepAliveTimeout, time, cancellationToken, ownsClient: true);
     }
 
     public void Dispose() => _invoker.Dispose();

@@ -34,6 +34,9 @@ internal sealed class FaultRelay : IAsyncDisposable
     /// <summary>Links opened from now on are cut (reset) after this many bytes towards the agent; 0 for never.</summary>
     public long CutAfterBytes { get; set; }
 
+    /// <summary>New connections are reset at once, like a host that went away.</summary>
+    public bool RefuseNewLinks { get; set; }
+
     public int Accepted { get; private set; }
 
     public static FaultRelay Start(int targetPort) => new(targetPort);
@@ -76,6 +79,13 @@ internal sealed class FaultRelay : IAsyncDisposable
             catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
             {
                 return;
+            }
+
+            if (RefuseNewLinks)
+            {
+                client.LingerState = new LingerOption(true, 0);
+                client.Close();
+                continue;
             }
 
             var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

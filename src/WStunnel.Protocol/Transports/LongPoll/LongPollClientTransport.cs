@@ -28,6 +28,7 @@ internal sealed class LongPollClientTransport : ITunnelTransport
     private long _receivedOffset;
     private long _sentOffset;
     private int _closed;
+    private bool _ownsClient;
 
     private LongPollClientTransport(HttpMessageInvoker client, Uri endpoint, string tokenHeader, string token, string connectionId, TimeSpan pollTimeout, TimeSpan failureTimeout, TimeProvider time)
     {
@@ -44,12 +45,32 @@ internal sealed class LongPollClientTransport : ITunnelTransport
 
     public string Name => "longpoll";
 
-    /// <summary>Opens a connection at <paramref name="endpoint"/> (the tunnel endpoint, e.g. <c>https://gw/_tunnel</c>).</summary>
+    /// <summary>
+    /// Opens a connection at <paramref name="endpoint"/> (the tunnel endpoint, e.g. <c>https://gw/_tunnel</c>)
+    /// with <paramref name="client"/>, which the transport disposes with itself (also when connecting
+    /// fails) when <paramref name="ownsClient"/> is set.
+    /// </summary>
     public static async Task<LongPollClientTransport> ConnectAsync(
-        HttpMessageInvoker client, Uri endpoint, string tokenHeader, string token, TimeSpan failureTimeout, TimeProvider time, CancellationToken cancellationToken)
+        HttpMessageInvoker client, Uri endpoint, string tokenHeader, string token, TimeSpan failureTimeout, TimeProvider time, CancellationToken cancellationToken, bool ownsClient = false)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(endpoint);
+        try
+        {
+            var transport = await ConnectCoreAsync(client, endpoint, tokenHeader, token, failureTimeout, time, cancellationToken).ConfigureAwait(false);
+            transport._ownsClient = ownsClient;
+            return transport;
+        }
+        catch when (ownsClient)
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<LongPollClientTransport> ConnectCoreAsync(
+        HttpMessageInvoker client, Uri endpoint, string tokenHeader, string token, TimeSpan failureTimeout, TimeProvider time, CancellationToken cancellationToken)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Post, Combine(endpoint, LongPollProtocol.ConnectPath)) { Content = new ByteArrayContent([]) };
         request.Headers.TryAddWithoutValidation(tokenHeader, token);
         using var response = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -163,6 +184,10 @@ internal sealed class LongPollClientTransport : ITunnelTransport
         Abort();
         await _pollLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stopped.Dispose();
+        if (_ownsClient)
+        {
+            _client.Dispose();
+        }
     }
 
     private async Task PollLoopAsync()
