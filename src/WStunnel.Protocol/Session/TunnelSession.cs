@@ -371,8 +371,9 @@ internal sealed class TunnelSession : IAsyncDisposable
                 }
             }
         }
-        catch (EndOfStreamException) when (RemoteGoingAway && ActiveStreams == 0)
+        catch (EndOfStreamException) when (RemoteGoingAway)
         {
+            // The peer said goodbye: no resume follows. Streams it did not finish end here.
             Terminate(null);
         }
         catch (TunnelProtocolException ex)
@@ -425,14 +426,28 @@ internal sealed class TunnelSession : IAsyncDisposable
                 OnAck(header, payload);
                 break;
             case FrameType.GoAway:
-                var goAway = GoAwayMessage.Read(payload);
-                lock (_lock)
-                {
-                    RemoteGoingAway = true;
-                    RemoteGoAwayReason = goAway;
-                }
-
+                OnGoAway(GoAwayMessage.Read(payload));
                 break;
+        }
+    }
+
+    private void OnGoAway(GoAwayMessage goAway)
+    {
+        List<TunnelStream> refused = [];
+        lock (_lock)
+        {
+            RemoteGoingAway = true;
+            RemoteGoAwayReason = goAway;
+            if (_role == SessionRole.Gateway)
+            {
+                refused.AddRange(_streams.Values.Where(s => s.Id > goAway.LastStreamId));
+            }
+        }
+
+        // The peer never saw these: they fail as refused, which is safe to retry elsewhere.
+        foreach (var stream in refused)
+        {
+            ResetStream(stream, ErrorCode.RefusedStream, sendFrame: false);
         }
     }
 

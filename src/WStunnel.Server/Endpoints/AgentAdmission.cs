@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WStunnel.Server.Diagnostics;
@@ -7,13 +8,20 @@ using WStunnel.Server.Registry;
 namespace WStunnel.Server.Endpoints;
 
 /// <summary>The registration rules every tunnel endpoint applies, whatever the transport.</summary>
-internal sealed class AgentAdmission(TunnelRegistry registry, IOptions<WStunnelOptions> options, ILogger<AgentAdmission> logger)
+internal sealed class AgentAdmission(TunnelRegistry registry, IOptions<WStunnelOptions> options, IHostApplicationLifetime lifetime, ILogger<AgentAdmission> logger)
 {
     private readonly WStunnelOptions _options = options.Value;
 
     /// <summary>The tunnel the agent may serve, or null after answering why it may not.</summary>
     public async Task<TunnelEntry?> AdmitAsync(HttpContext context)
     {
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            context.Response.Headers.RetryAfter = "5";
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "The gateway is shutting down.").ConfigureAwait(false);
+            return null;
+        }
+
         var token = context.Request.Headers[AgentHeaders.Token].ToString().Trim();
         if (token.Length == 0)
         {

@@ -18,6 +18,22 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
 
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await SendOnceAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex) when (attempt < 3 && request.Content is null
+                && ex.InnerException is TunnelStreamException { Code: ErrorCode.RefusedStream })
+            {
+                // The agent went away before it saw the request (it said so): no backend saw it either. Send it again.
+            }
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
         var tunnel = Resolve(request);
         var session = tunnel.Session;
         TunnelWaitQueue.Place? place = null;
