@@ -116,7 +116,7 @@ internal static partial class AgentCommand
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        [LoggerMessage(3001, LogLevel.Warning, "The token was given with --token: other users of this machine can read it in the process list. Use --token-file or WSTUNNEL_TOKEN")]
+        [LoggerMessage(3001, LogLevel.Warning, "The agent's secret came from a command-line argument, which other users of this machine can read in the process list; prefer a file or the WSTUNNEL_TOKEN variable")]
         private static partial void Warn(ILogger logger);
     }
 }

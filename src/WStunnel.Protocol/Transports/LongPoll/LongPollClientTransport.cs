@@ -127,27 +127,8 @@ internal sealed class LongPollClientTransport : ITunnelTransport
         }
     }
 
-    public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        var reader = _inbound.Reader;
-        while (true)
-        {
-            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            if (!result.Buffer.IsEmpty)
-            {
-                var count = (int)Math.Min(result.Buffer.Length, buffer.Length);
-                result.Buffer.Slice(0, count).CopyTo(buffer.Span);
-                reader.AdvanceTo(result.Buffer.GetPosition(count));
-                return count;
-            }
-
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return 0;
-            }
-        }
-    }
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        _inbound.Reader.ReadIntoAsync(buffer, cancellationToken);
 
     public async Task CloseAsync(CancellationToken cancellationToken)
     {
