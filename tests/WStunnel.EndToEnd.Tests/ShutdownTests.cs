@@ -5,7 +5,7 @@ using WStunnel.Server.Registry;
 
 namespace WStunnel.EndToEnd.Tests;
 
-/// <summary>Stopping an agent lets its requests in flight finish; requests it never saw wait for the next agent.</summary>
+/// <summary>Stopping either end lets requests in flight finish; requests a stopping agent never saw wait for the next agent.</summary>
 public sealed class ShutdownTests(TunnelFixture fixture) : IClassFixture<TunnelFixture>
 {
     [Fact]
@@ -27,6 +27,31 @@ public sealed class ShutdownTests(TunnelFixture fixture) : IClassFixture<TunnelF
         Assert.Equal("done 1000", await response.Content.ReadAsStringAsync());
         await session.Completion.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Null(session.Failure);
+    }
+
+    [Fact]
+    public async Task A_gateway_that_stops_tells_agents_to_go_away_after_its_requests_in_flight_finish()
+    {
+        var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address);
+        var address = new Uri(gateway.Urls.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        using var client = fixture.Certificate.CreateClient(address);
+        var token = "stopping-gateway-" + Guid.NewGuid().ToString("N");
+        await using var agent = await RunningAgent.StartAsync(new Uri(address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token,
+            fixture.Backend.Address, fixture.Certificate.CaFile, o => o.Transport = fixture.Transport);
+        await TunnelFixture.WaitForRegistrationAsync(gateway, token);
+        var agentSession = agent.Agent.CurrentSession!;
+        var inFlight = client.GetAsync($"/_token/{token}/delay/1000");
+        await WaitUntil(() => agentSession.ActiveStreams == 1, "the request to reach the agent");
+
+        var stopping = gateway.StopAsync();
+        using var response = await inFlight.WaitAsync(TimeSpan.FromSeconds(30));
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30));
+        await gateway.DisposeAsync();
+
+        Assert.Equal("done 1000", await response.Content.ReadAsStringAsync());
+        Assert.True(agentSession.RemoteGoingAway, "the agent was not told to go away");
+        await agentSession.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Null(agentSession.Failure);
     }
 
     [Fact]

@@ -371,9 +371,10 @@ internal sealed class TunnelSession : IAsyncDisposable
                 }
             }
         }
-        catch (EndOfStreamException) when (RemoteGoingAway)
+        catch (Exception ex) when (RemoteGoingAway && ex is not TunnelProtocolException)
         {
-            // The peer said goodbye: no resume follows. Streams it did not finish end here.
+            // The peer said goodbye, then its connection ended (cleanly or not): no resume follows.
+            // Streams it did not finish end here.
             Terminate(null);
         }
         catch (TunnelProtocolException ex)
