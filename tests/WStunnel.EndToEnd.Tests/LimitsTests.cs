@@ -28,6 +28,30 @@ public sealed class LimitsTests(TunnelFixture fixture) : IClassFixture<TunnelFix
     }
 
     [Fact]
+    public async Task Agents_beyond_the_tunnel_limit_are_refused_with_503()
+    {
+        await using var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address,
+            builder => builder.Configuration["WStunnel:Limits:MaxTunnels"] = "1");
+        var address = new Uri(gateway.Urls.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        var server = new Uri(address.ToString().Replace("https", "wss", StringComparison.Ordinal));
+        var first = "limit-first-" + Guid.NewGuid().ToString("N");
+        await using var admitted = await RunningAgent.StartAsync(server, first, fixture.Backend.Address, fixture.Certificate.CaFile, null);
+        await TunnelFixture.WaitForRegistrationAsync(gateway, first);
+
+        var log = new ListLogger();
+        var refused = await RunningAgent.StartAsync(server, "limit-second-" + Guid.NewGuid().ToString("N"), fixture.Backend.Address, fixture.Certificate.CaFile,
+            o => o.Transport = WStunnel.Agent.AgentTransport.WebSocket, waitForTunnel: false, logger: log);
+        Assert.Contains("503", await log.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal);
+        await refused.DisposeAsync();
+
+        // The admitted agent loses its session and comes back: its own tunnel is still its own.
+        var session = gateway.Services.GetRequiredService<WStunnel.Server.Registry.TunnelRegistry>().FindByToken(first)!.Session!;
+        session.Abort(new IOException("cut by the test"));
+        await session.Completion.WaitAsync(TimeSpan.FromSeconds(20));
+        await TunnelFixture.WaitForRegistrationAsync(gateway, first);
+    }
+
+    [Fact]
     public async Task Request_headers_beyond_the_agents_limit_give_431()
     {
         var token = "limits-req-" + Guid.NewGuid().ToString("N");

@@ -15,6 +15,9 @@ public sealed class WStunnelLimitsOptions
     /// <summary>Concurrent requests the gateway accepts per tunnel. Default: 512.</summary>
     public int MaxConcurrentStreams { get; set; } = 512;
 
+    /// <summary>Tunnels with a connected agent the gateway serves at once; more agents get 503. Default: 20,000.</summary>
+    public int MaxTunnels { get; set; } = 20_000;
+
     /// <summary>Largest response head or trailers block accepted from an agent. Default: 64 KiB.</summary>
     public int MaxHeaderBytes { get; set; } = 64 * 1024;
 }

@@ -114,6 +114,11 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
             errors.Add($"{Section}:Limits:SessionWindow must be at least Limits:StreamWindow (got {limits.SessionWindow}).");
         }
 
+        if (limits.MaxTunnels < 1)
+        {
+            errors.Add($"{Section}:Limits:MaxTunnels must be at least 1 (got {limits.MaxTunnels}).");
+        }
+
         if (limits.MaxConcurrentStreams < 1)
         {
             errors.Add($"{Section}:Limits:MaxConcurrentStreams must be at least 1 (got {limits.MaxConcurrentStreams}).");

@@ -39,6 +39,16 @@ internal sealed class AgentAdmission(TunnelRegistry registry, IOptions<WStunnelO
         if (tunnel is null)
         {
             await RefuseAsync(context, StatusCodes.Status403Forbidden, "This gateway only accepts the tokens it is configured with.").ConfigureAwait(false);
+            return null;
+        }
+
+        // An agent coming back to its own tunnel (reconnecting, resuming) never counts against the limit.
+        if (tunnel.Session is null && registry.SessionCount >= _options.Limits.MaxTunnels)
+        {
+            context.Response.Headers.RetryAfter = "30";
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable,
+                $"This gateway serves its maximum of {_options.Limits.MaxTunnels} tunnels (WStunnel:Limits:MaxTunnels).").ConfigureAwait(false);
+            return null;
         }
 
         return tunnel;

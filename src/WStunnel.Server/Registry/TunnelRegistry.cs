@@ -73,6 +73,9 @@ internal sealed class TunnelRegistry
         entry.Detach(session, _time.GetUtcNow());
     }
 
+    /// <summary>Sessions alive now (connected or waiting to resume).</summary>
+    public int SessionCount => _sessions.Count;
+
     /// <summary>Remembers a new session so its agent can resume it after losing the connection.</summary>
     public void AddSession(TunnelEntry entry, TunnelSession session) => _sessions[session.SessionId] = (session, entry);
 
