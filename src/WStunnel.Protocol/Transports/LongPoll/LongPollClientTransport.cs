@@ -249,34 +249,9 @@ internal sealed class LongPollClientTransport : ITunnelTransport
             throw new InvalidDataException("the gateway's poll answer does not continue where this agent stands");
         }
 
-        var skip = _receivedOffset - offset;
+        // Only bytes that arrived count as received: a cut answer is asked for again from there.
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
-        {
-            int read;
-            while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                var fresh = buffer.AsMemory(0, read);
-                if (skip > 0)
-                {
-                    var skipped = (int)Math.Min(skip, read);
-                    skip -= skipped;
-                    fresh = fresh[skipped..];
-                }
-
-                if (!fresh.IsEmpty)
-                {
-                    // Only bytes that arrived count as received: a cut answer is asked for again from here.
-                    await _inbound.Writer.WriteAsync(fresh, CancellationToken.None).ConfigureAwait(false);
-                    _receivedOffset += fresh.Length;
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        await OffsetCopy.CopyNewBytesAsync(body, _receivedOffset - offset, _inbound.Writer, count => _receivedOffset += count, cancellationToken).ConfigureAwait(false);
     }
 
     private HttpRequestMessage NewRequest(string path, long offset)

@@ -200,33 +200,7 @@ internal sealed class LongPollServerTransport : ITunnelTransport
                 return false;
             }
 
-            var skip = _receivedOffset - offset;
-            var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-            try
-            {
-                int read;
-                while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    var fresh = buffer.AsMemory(0, read);
-                    if (skip > 0)
-                    {
-                        var skipped = (int)Math.Min(skip, read);
-                        skip -= skipped;
-                        fresh = fresh[skipped..];
-                    }
-
-                    if (!fresh.IsEmpty)
-                    {
-                        await _inbound.Writer.WriteAsync(fresh, cancellationToken).ConfigureAwait(false);
-                        _receivedOffset += fresh.Length;
-                    }
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
+            await OffsetCopy.CopyNewBytesAsync(body, _receivedOffset - offset, _inbound.Writer, count => _receivedOffset += count, cancellationToken).ConfigureAwait(false);
             return true;
         }
         finally
