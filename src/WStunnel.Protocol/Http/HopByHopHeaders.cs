@@ -12,8 +12,6 @@ internal static class HopByHopHeaders
         "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
         "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Host");
 
-    public static bool IsFixed(string name) => Fixed.Contains(name);
-
     /// <summary>Collects the header names listed in the values of <c>Connection</c> headers.</summary>
     public static HashSet<string>? NamedInConnection(IEnumerable<string> connectionValues)
     {

@@ -145,18 +145,6 @@ internal sealed class TunnelSession : IAsyncDisposable
     /// <summary>How many times the session moved to a new connection.</summary>
     public int Resumptions { get; private set; }
 
-    /// <summary>Bytes of sent frames kept for a resume (test and status hook).</summary>
-    public long ReplayBytes
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _replayBytes;
-            }
-        }
-    }
-
     /// <summary>
     /// Exchanges hellos over <paramref name="transport"/> and starts the session — a new one, or,
     /// when both ends still have it, a detached one continued on this connection (the agent offers
@@ -438,7 +426,6 @@ internal sealed class TunnelSession : IAsyncDisposable
         lock (_lock)
         {
             RemoteGoingAway = true;
-            RemoteGoAwayReason = goAway;
             if (_role == SessionRole.Gateway)
             {
                 refused.AddRange(_streams.Values.Where(s => s.Id > goAway.LastStreamId));
@@ -451,9 +438,6 @@ internal sealed class TunnelSession : IAsyncDisposable
             ResetStream(stream, ErrorCode.RefusedStream, sendFrame: false);
         }
     }
-
-    /// <summary>The peer's go-away, when it sent one.</summary>
-    public GoAwayMessage? RemoteGoAwayReason { get; private set; }
 
     /// <summary>Counts a sequenced frame; acknowledgements ride on the next batch, or get one of their own every few frames.</summary>
     private void CountReceivedFrame()

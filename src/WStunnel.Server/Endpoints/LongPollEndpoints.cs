@@ -17,8 +17,6 @@ internal sealed class LongPollEndpoints(AgentAdmission admission, TunnelSessionR
 {
     private readonly ConcurrentDictionary<string, Connection> _connections = new(StringComparer.Ordinal);
 
-    public int Count => _connections.Count;
-
     public async Task ConnectAsync(HttpContext context)
     {
         var tunnel = await admission.AdmitAsync(context).ConfigureAwait(false);

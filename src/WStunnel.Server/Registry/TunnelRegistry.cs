@@ -36,8 +36,6 @@ internal sealed class TunnelRegistry
         _byName = named.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
     }
 
-    public IEnumerable<TunnelEntry> Entries => _byToken.Values;
-
     /// <summary>The tunnel a request's token addresses, or null when the gateway does not know the token.</summary>
     public TunnelEntry? FindByToken(string token)
     {
@@ -87,9 +85,6 @@ internal sealed class TunnelRegistry
         _sessions.TryGetValue(sessionId, out var known) && ReferenceEquals(known.Tunnel, tunnel) && known.Session.PrepareResume()
             ? known.Session
             : null;
-
-    /// <summary>Requests waiting across all tunnels.</summary>
-    public int Queued => Volatile.Read(ref _queued);
 
     /// <summary>Reserves room for one more waiting request gateway-wide, or says there is none.</summary>
     public bool TryReserveQueueSlot()

@@ -37,8 +37,6 @@ internal sealed class FaultRelay : IAsyncDisposable
     /// <summary>New connections are reset at once, like a host that went away.</summary>
     public bool RefuseNewLinks { get; set; }
 
-    public int Accepted { get; private set; }
-
     public static FaultRelay Start(int targetPort) => new(targetPort);
 
     /// <summary>Links open now stop forwarding in both directions; their sockets stay open. New links pass.</summary>
@@ -104,7 +102,6 @@ internal sealed class FaultRelay : IAsyncDisposable
             lock (_links)
             {
                 _links.Add(link);
-                Accepted++;
             }
 
             _ = PumpAsync(link, client, server, towardsAgent: false);
