@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using WStunnel.Agent;
 using WStunnel.EndToEnd.Tests.Infrastructure;
+using static WStunnel.EndToEnd.Tests.Infrastructure.Eventually;
 using WStunnel.Server.Registry;
 
 namespace WStunnel.EndToEnd.Tests;
@@ -22,7 +23,7 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
             builder.Configuration["WStunnel:KeepAliveInterval"] = "00:00:00.250";
             builder.Configuration["WStunnel:KeepAliveTimeout"] = "00:00:01";
         });
-        var address = new Uri(_gateway.Urls.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        var address = TunnelFixture.AddressOf(_gateway);
         _relay = FaultRelay.Start(address.Port);
         _client = fixture.Certificate.CreateClient(address);
     }
@@ -127,7 +128,7 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
             builder.Configuration["WStunnel:KeepAliveTimeout"] = "00:00:01";
             builder.Configuration["WStunnel:ResumeWindow"] = "00:00:01";
         });
-        var address = new Uri(gateway.Urls.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        var address = TunnelFixture.AddressOf(gateway);
         await using var relay = FaultRelay.Start(address.Port);
         using var client = fixture.Certificate.CreateClient(address);
         var token = "expired-" + Guid.NewGuid().ToString("N");
@@ -171,17 +172,6 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
         Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200").WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.True(fixture.Backend.Counts.GetValueOrDefault(id) <= 1);
     }
-
-    private static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(10);
-        }
-    }
-
     private async Task<(string Token, RunningAgent Agent)> StartAgentThroughRelayAsync()
     {
         var token = "fault-" + Guid.NewGuid().ToString("N");

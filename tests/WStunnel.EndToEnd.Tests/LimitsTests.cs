@@ -1,6 +1,4 @@
 using System.Net;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using WStunnel.EndToEnd.Tests.Infrastructure;
 
@@ -14,9 +12,9 @@ public sealed class LimitsTests(TunnelFixture fixture) : IClassFixture<TunnelFix
     {
         await using var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address,
             builder => builder.Configuration["WStunnel:Limits:MaxHeaderBytes"] = "2048");
-        var address = new Uri(gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        var address = TunnelFixture.AddressOf(gateway);
         var token = "limits-" + Guid.NewGuid().ToString("N");
-        await using var agent = await RunningAgent.StartAsync(new Uri(address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token, fixture.Backend.Address, fixture.Certificate.CaFile, null);
+        await using var agent = await RunningAgent.StartAsync(TunnelFixture.AgentServer(address), token, fixture.Backend.Address, fixture.Certificate.CaFile, null);
         using var client = fixture.Certificate.CreateClient(address);
 
         using var small = await client.GetAsync($"/_token/{token}/big-headers/1000");
@@ -32,8 +30,8 @@ public sealed class LimitsTests(TunnelFixture fixture) : IClassFixture<TunnelFix
     {
         await using var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address,
             builder => builder.Configuration["WStunnel:Limits:MaxTunnels"] = "1");
-        var address = new Uri(gateway.Urls.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
-        var server = new Uri(address.ToString().Replace("https", "wss", StringComparison.Ordinal));
+        var address = TunnelFixture.AddressOf(gateway);
+        var server = TunnelFixture.AgentServer(address);
         var first = "limit-first-" + Guid.NewGuid().ToString("N");
         await using var admitted = await RunningAgent.StartAsync(server, first, fixture.Backend.Address, fixture.Certificate.CaFile, null);
         await TunnelFixture.WaitForRegistrationAsync(gateway, first);

@@ -16,7 +16,7 @@ public sealed class LongPollTests(TunnelFixture fixture) : IClassFixture<TunnelF
         await using var middlebox = await Middlebox.StartAsync(fixture.Certificate, fixture.GatewayAddress, blockWebSockets: true);
         var token = "behind-proxy-" + Guid.NewGuid().ToString("N");
         var log = new ListLogger();
-        await using var agent = await RunningAgent.StartAsync(new Uri(middlebox.Address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token,
+        await using var agent = await RunningAgent.StartAsync(TunnelFixture.AgentServer(middlebox.Address), token,
             fixture.Backend.Address, fixture.Certificate.CaFile, o => o.Transport = AgentTransport.Auto, logger: log);
         await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, token);
 
@@ -32,7 +32,7 @@ public sealed class LongPollTests(TunnelFixture fixture) : IClassFixture<TunnelF
         middlebox.StallWebSockets = true;
         var token = "stalled-" + Guid.NewGuid().ToString("N");
         var log = new ListLogger();
-        await using var agent = await RunningAgent.StartAsync(new Uri(middlebox.Address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token,
+        await using var agent = await RunningAgent.StartAsync(TunnelFixture.AgentServer(middlebox.Address), token,
             fixture.Backend.Address, fixture.Certificate.CaFile, o =>
             {
                 o.Transport = AgentTransport.Auto;
@@ -52,7 +52,7 @@ public sealed class LongPollTests(TunnelFixture fixture) : IClassFixture<TunnelF
         await using var middlebox = await Middlebox.StartAsync(fixture.Certificate, fixture.GatewayAddress, blockWebSockets: true);
         var token = "upgrade-back-" + Guid.NewGuid().ToString("N");
         var log = new ListLogger();
-        await using var agent = await RunningAgent.StartAsync(new Uri(middlebox.Address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token,
+        await using var agent = await RunningAgent.StartAsync(TunnelFixture.AgentServer(middlebox.Address), token,
             fixture.Backend.Address, fixture.Certificate.CaFile, o =>
             {
                 o.Transport = AgentTransport.Auto;
@@ -79,7 +79,7 @@ public sealed class LongPollTests(TunnelFixture fixture) : IClassFixture<TunnelF
             context.Request.Path.Value!.EndsWith("/poll", StringComparison.Ordinal) ? Interlocked.Increment(ref polls) % 4 == 0
             : context.Request.Path.Value!.EndsWith("/send", StringComparison.Ordinal) && Interlocked.Increment(ref sends) % 5 == 0);
         var token = "lossy-" + Guid.NewGuid().ToString("N");
-        await using var agent = await RunningAgent.StartAsync(new Uri(middlebox.Address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token,
+        await using var agent = await RunningAgent.StartAsync(TunnelFixture.AgentServer(middlebox.Address), token,
             fixture.Backend.Address, fixture.Certificate.CaFile, o => o.Transport = AgentTransport.LongPoll);
         await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, token);
 
@@ -125,7 +125,7 @@ public sealed class LongPollTests(TunnelFixture fixture) : IClassFixture<TunnelF
     {
         await using var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address,
             builder => builder.Configuration["WStunnel:LongPollTimeout"] = "00:00:00.300");
-        var address = new Uri(gateway.Urls.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        var address = TunnelFixture.AddressOf(gateway);
         var token = "short-polls-" + Guid.NewGuid().ToString("N");
         using var client = fixture.Certificate.CreateClient(address);
         using var connect = new HttpRequestMessage(HttpMethod.Post, "/_tunnel/connect");

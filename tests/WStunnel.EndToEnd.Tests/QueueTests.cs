@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using WStunnel.EndToEnd.Tests.Infrastructure;
+using static WStunnel.EndToEnd.Tests.Infrastructure.Eventually;
 using WStunnel.Server.Registry;
 
 namespace WStunnel.EndToEnd.Tests;
@@ -80,9 +81,9 @@ public sealed class QueueTests(TunnelFixture fixture) : IClassFixture<TunnelFixt
 
     private async Task<(HttpClient Client, string Token)> AgentLeftAsync(WebApplication gateway)
     {
-        var address = new Uri(gateway.Urls.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        var address = TunnelFixture.AddressOf(gateway);
         var token = "queue-" + Guid.NewGuid().ToString("N");
-        var agent = await RunningAgent.StartAsync(new Uri(address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token, fixture.Backend.Address, fixture.Certificate.CaFile, null);
+        var agent = await RunningAgent.StartAsync(TunnelFixture.AgentServer(address), token, fixture.Backend.Address, fixture.Certificate.CaFile, null);
         await TunnelFixture.WaitForRegistrationAsync(gateway, token);
         await agent.DisposeAsync();
         return (fixture.Certificate.CreateClient(address), token);
@@ -93,15 +94,5 @@ public sealed class QueueTests(TunnelFixture fixture) : IClassFixture<TunnelFixt
         var tunnel = gateway.Services.GetRequiredService<TunnelRegistry>().FindByToken(token)!;
         await WaitUntil(() => tunnel.Session is null, "the gateway to notice the agent left");
         return tunnel;
-    }
-
-    private static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(10);
-        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using WStunnel.EndToEnd.Tests.Infrastructure;
+using static WStunnel.EndToEnd.Tests.Infrastructure.Eventually;
 using WStunnel.Server.Registry;
 
 namespace WStunnel.EndToEnd.Tests;
@@ -33,10 +34,10 @@ public sealed class ShutdownTests(TunnelFixture fixture) : IClassFixture<TunnelF
     public async Task A_gateway_that_stops_tells_agents_to_go_away_after_its_requests_in_flight_finish()
     {
         var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address);
-        var address = new Uri(gateway.Urls.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        var address = TunnelFixture.AddressOf(gateway);
         using var client = fixture.Certificate.CreateClient(address);
         var token = "stopping-gateway-" + Guid.NewGuid().ToString("N");
-        await using var agent = await RunningAgent.StartAsync(new Uri(address.ToString().Replace("https", "wss", StringComparison.Ordinal)), token,
+        await using var agent = await RunningAgent.StartAsync(TunnelFixture.AgentServer(address), token,
             fixture.Backend.Address, fixture.Certificate.CaFile, o => o.Transport = fixture.Transport);
         await TunnelFixture.WaitForRegistrationAsync(gateway, token);
         var agentSession = agent.Agent.CurrentSession!;
@@ -68,15 +69,5 @@ public sealed class ShutdownTests(TunnelFixture fixture) : IClassFixture<TunnelF
 
         Assert.Equal($"counted {id} 0", await request.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(1, fixture.Backend.Counts[id]);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(10);
-        }
     }
 }

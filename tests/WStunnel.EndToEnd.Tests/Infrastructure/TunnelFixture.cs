@@ -1,7 +1,5 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -48,7 +46,7 @@ public class TunnelFixture : IAsyncLifetime
             builder.Logging.SetMinimumLevel(LogLevel.Trace);
             builder.Logging.AddFilter((category, _) => category is not null && (category.StartsWith("WStunnel", StringComparison.Ordinal) || category.StartsWith("Yarp", StringComparison.Ordinal)));
         });
-        GatewayAddress = new Uri(Gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+        GatewayAddress = AddressOf(Gateway);
         Client = Certificate.CreateClient(GatewayAddress);
         Agent = await StartAgentAsync(Token, Backend.Address);
         await StartAgentAsync(NamedTunnelToken, Backend.Address);
@@ -86,7 +84,13 @@ public class TunnelFixture : IAsyncLifetime
         return app;
     }
 
-    internal Uri AgentServerUri => new(GatewayAddress.ToString().Replace("https://", "wss://", StringComparison.Ordinal));
+    internal Uri AgentServerUri => AgentServer(GatewayAddress);
+
+    /// <summary>Where a gateway started by a test listens, by the name its certificate carries.</summary>
+    internal static Uri AddressOf(WebApplication gateway) => new(gateway.Urls.First().Replace("127.0.0.1", "localhost", StringComparison.Ordinal));
+
+    /// <summary>The URL an agent dials for a gateway (or middlebox) at <paramref name="address"/>.</summary>
+    internal static Uri AgentServer(Uri address) => new(address.ToString().Replace("https://", "wss://", StringComparison.Ordinal));
 
     private readonly List<RunningAgent> _agents = [];
 
