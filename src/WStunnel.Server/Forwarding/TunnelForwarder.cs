@@ -24,8 +24,7 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
             {
                 return await SendOnceAsync(request, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException ex) when (attempt < 3 && request.Content is null
-                && ex.InnerException is TunnelStreamException { Code: ErrorCode.RefusedStream })
+            catch (HttpRequestException ex) when (attempt < 3 && IsSafeToSendAgain(ex, request))
             {
                 // The agent went away before it saw the request (it said so): no backend saw it either. Send it again.
             }
@@ -88,10 +87,10 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
             ServerLog.HeadersTooLarge(logger, tunnel.DisplayName, ex.Message);
             return PlainText(request, HttpStatusCode.RequestHeaderFieldsTooLarge, "Request headers are too large for the tunnel.\n");
         }
-        catch (TunnelStreamException)
+        catch (TunnelStreamException ex)
         {
             ServerLog.TunnelOffline(logger, tunnel.DisplayName);
-            throw new TunnelUnavailableException(tunnel.DisplayName);
+            throw new TunnelUnavailableException(tunnel.DisplayName, ex);
         }
         finally
         {
@@ -127,6 +126,14 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
 
         return TunnelResponseBuilder.Build(request, responseHead, stream);
     }
+
+    /// <summary>
+    /// Refused streams never reached a backend. The request may go again if its body was never
+    /// touched: it has none, or the stream was refused before it opened (the body is read only after).
+    /// </summary>
+    private static bool IsSafeToSendAgain(HttpRequestException error, HttpRequestMessage request) =>
+        error.InnerException is TunnelStreamException { Code: ErrorCode.RefusedStream }
+        && (request.Content is null || error is TunnelUnavailableException);
 
     private TunnelEntry Resolve(HttpRequestMessage request)
     {

@@ -4,8 +4,8 @@ namespace WStunnel.Server.Forwarding;
 /// No agent serves the tunnel right now. An <see cref="HttpRequestException"/>, so YARP answers 502
 /// as it does for an unreachable destination.
 /// </summary>
-internal sealed class TunnelUnavailableException(string tunnel)
-    : HttpRequestException($"No agent is connected to tunnel '{tunnel}'.", null, System.Net.HttpStatusCode.BadGateway)
+internal sealed class TunnelUnavailableException(string tunnel, Exception? inner = null)
+    : HttpRequestException($"No agent is connected to tunnel '{tunnel}'.", inner, System.Net.HttpStatusCode.BadGateway)
 {
     public string Tunnel { get; } = tunnel;
 }
