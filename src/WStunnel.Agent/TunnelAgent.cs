@@ -149,6 +149,7 @@ internal sealed class TunnelAgent : IDisposable
                 KeepAliveInterval = _options.KeepAliveInterval,
                 KeepAliveTimeout = _options.KeepAliveTimeout,
                 ResumeWindow = _options.ResumeWindow,
+                MaxReplayBytes = _options.MaxReplayBytes,
                 TimeProvider = _time,
             };
             var resume = _detached is { IsDetached: true } detached ? detached : null;

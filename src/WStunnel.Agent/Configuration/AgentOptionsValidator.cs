@@ -88,6 +88,11 @@ internal sealed class AgentOptionsValidator : IValidateOptions<WStunnelAgentOpti
             errors.Add($"{Section}:ResumeWindow must not be negative.");
         }
 
+        if (options.MaxReplayBytes < 64 * 1024)
+        {
+            errors.Add($"{Section}:MaxReplayBytes must be at least 65536 (got {options.MaxReplayBytes}).");
+        }
+
         if (options.MaxHeaderBytes is < 1024 or > 64 * 1024)
         {
             errors.Add($"{Section}:MaxHeaderBytes must be between 1024 and 65536 (got {options.MaxHeaderBytes}).");

@@ -69,6 +69,12 @@ public sealed class WStunnelAgentOptions
     /// </summary>
     public TimeSpan ResumeWindow { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Response bytes sent but not yet acknowledged that the agent keeps, to replay them when the
+    /// session resumes; beyond it the session cannot resume. Default: 64 MiB.
+    /// </summary>
+    public long MaxReplayBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>How long requests in flight may finish when the agent stops. Default: 10 s.</summary>
     public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
 

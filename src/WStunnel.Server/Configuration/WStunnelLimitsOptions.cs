@@ -20,4 +20,11 @@ public sealed class WStunnelLimitsOptions
 
     /// <summary>Largest response head or trailers block accepted from an agent. Default: 64 KiB.</summary>
     public int MaxHeaderBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Bytes sent to an agent but not yet acknowledged that the gateway keeps per session, so it can
+    /// replay them if the session resumes on a new connection; beyond it the session cannot resume
+    /// and its requests fail cleanly instead. Default: 64 MiB.
+    /// </summary>
+    public long MaxReplayBytes { get; set; } = 64L * 1024 * 1024;
 }

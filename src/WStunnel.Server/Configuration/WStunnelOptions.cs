@@ -41,6 +41,14 @@ public sealed class WStunnelOptions
     /// </summary>
     public TimeSpan RequestActivityTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long one request through a tunnel may take in all, from arrival (queueing included) to the
+    /// last byte of the response: 504 if the response has not started by then, otherwise the response
+    /// is cut off. Null for no limit, so long downloads and event streams run as long as they make
+    /// progress (<see cref="RequestActivityTimeout"/> still ends stuck ones). Default: null.
+    /// </summary>
+    public TimeSpan? RequestTimeout { get; set; }
+
     /// <summary>Largest request body forwarded through a tunnel; null for no limit. Default: 1 GiB.</summary>
     public long? MaxRequestBodySize { get; set; } = 1L << 30;
 

@@ -64,6 +64,11 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
         }
 
         Positive(errors, options.RequestActivityTimeout, "RequestActivityTimeout");
+        if (options.RequestTimeout is { } requestTimeout)
+        {
+            Positive(errors, requestTimeout, "RequestTimeout");
+        }
+
         Positive(errors, options.HandshakeTimeout, "HandshakeTimeout");
         Positive(errors, options.KeepAliveInterval, "KeepAliveInterval");
         Positive(errors, options.LongPollTimeout, "LongPollTimeout");
@@ -112,6 +117,11 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
         if (limits.SessionWindow < limits.StreamWindow)
         {
             errors.Add($"{Section}:Limits:SessionWindow must be at least Limits:StreamWindow (got {limits.SessionWindow}).");
+        }
+
+        if (limits.MaxReplayBytes < limits.MaxFramePayload)
+        {
+            errors.Add($"{Section}:Limits:MaxReplayBytes must be at least Limits:MaxFramePayload (got {limits.MaxReplayBytes}).");
         }
 
         if (limits.MaxTunnels < 1)

@@ -45,6 +45,9 @@ internal static partial class ServerLog
     [LoggerMessage(1014, LogLevel.Warning, "Request for tunnel {Tunnel} answered 504: its agent did not come back within {Timeout}")]
     public static partial void QueueTimedOut(ILogger logger, string tunnel, TimeSpan timeout);
 
+    [LoggerMessage(1015, LogLevel.Warning, "Request for tunnel {Tunnel} answered 504: no response within the request timeout of {Timeout}")]
+    public static partial void RequestTimedOut(ILogger logger, string tunnel, TimeSpan timeout);
+
     [LoggerMessage(1020, LogLevel.Information, "Gateway stopping: closing {Count} agent sessions with a grace period of {GracePeriod}")]
     public static partial void ShuttingDown(ILogger logger, int count, TimeSpan gracePeriod);
 }

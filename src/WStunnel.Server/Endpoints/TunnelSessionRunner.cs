@@ -116,6 +116,7 @@ internal sealed class TunnelSessionRunner(
         KeepAliveInterval = _options.KeepAliveInterval,
         KeepAliveTimeout = _options.KeepAliveTimeout,
         ResumeWindow = _options.ResumeWindow,
+        MaxReplayBytes = _options.Limits.MaxReplayBytes,
         TimeProvider = time,
     };
 }

@@ -12,26 +12,49 @@ namespace WStunnel.Server.Forwarding;
 /// Sends one request through a tunnel: picks the agent session, opens a stream, streams the request
 /// body in the background, and returns as soon as the response head arrives, with a streaming body.
 /// </summary>
-internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnelOptions> options, ILogger<TunnelForwarder> logger)
+internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnelOptions> options, TimeProvider time, ILogger<TunnelForwarder> logger)
 {
     private readonly WStunnelQueueOptions _queue = options.Value.Queue;
+    private readonly TimeSpan? _requestTimeout = options.Value.RequestTimeout;
 
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        var deadline = _requestTimeout is { } limit ? new RequestDeadline(limit, time, cancellationToken) : null;
+        try
         {
-            try
+            for (var attempt = 1; ; attempt++)
             {
-                return await SendOnceAsync(request, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    var response = await SendOnceAsync(request, deadline, deadline?.Token ?? cancellationToken).ConfigureAwait(false);
+                    if (response.Content is not TunnelResponseContent)
+                    {
+                        deadline?.Dispose(); // answered by the gateway itself: no body for the deadline to watch
+                    }
+
+                    return response;
+                }
+                catch (HttpRequestException ex) when (attempt < 3 && IsSafeToSendAgain(ex, request))
+                {
+                    // The agent went away before it saw the request (it said so): no backend saw it either. Send it again.
+                }
             }
-            catch (HttpRequestException ex) when (attempt < 3 && IsSafeToSendAgain(ex, request))
-            {
-                // The agent went away before it saw the request (it said so): no backend saw it either. Send it again.
-            }
+        }
+        catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
+        {
+            deadline.Dispose();
+            ServerLog.RequestTimedOut(logger, DisplayNameOf(request), _requestTimeout!.Value);
+            return PlainText(request, HttpStatusCode.GatewayTimeout, "The tunnel's agent did not answer within the gateway's request timeout.\n");
+        }
+        catch
+        {
+            deadline?.Dispose();
+            throw;
         }
     }
 
-    private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    // The deadline, if any, passes to the response: its body ends when the deadline passes.
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, RequestDeadline? deadline, CancellationToken cancellationToken)
     {
         var tunnel = Resolve(request);
         var session = tunnel.Session;
@@ -56,7 +79,7 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
                 return QueueFull(request, tunnel);
             }
 
-            using var timeout = new CancellationTokenSource(_queue.Timeout);
+            using var timeout = new CancellationTokenSource(_queue.Timeout, time);
             using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             try
             {
@@ -102,6 +125,7 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
             }
         }
 
+        deadline?.Watch(stream);
         if (request.Content is { } content)
         {
             _ = SendBodyAsync(content, stream, cancellationToken);
@@ -118,13 +142,19 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
             stream.CloseRead();
             throw;
         }
+        catch (TunnelStreamException) when (deadline is { Expired: true })
+        {
+            // The deadline reset the stream before the head came: that is a timeout, not a tunnel failure.
+            stream.CloseRead();
+            throw new OperationCanceledException(deadline.Token);
+        }
         catch (TunnelStreamException ex)
         {
             stream.CloseRead();
             throw new HttpRequestException($"The tunnel '{tunnel.DisplayName}' failed before the response arrived: {ex.Message}", ex, HttpStatusCode.BadGateway);
         }
 
-        return TunnelResponseBuilder.Build(request, responseHead, stream);
+        return TunnelResponseBuilder.Build(request, responseHead, stream, deadline);
     }
 
     /// <summary>
@@ -145,6 +175,9 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
         var name = request.RequestUri!.Host;
         return registry.FindByName(name) ?? throw new TunnelUnavailableException(name);
     }
+
+    private static string DisplayNameOf(HttpRequestMessage request) =>
+        request.Options.TryGetValue(TunnelRequestOptions.Tunnel, out var tunnel) ? tunnel.DisplayName : request.RequestUri!.Host;
 
     private static async Task SendBodyAsync(HttpContent content, TunnelStream stream, CancellationToken cancellationToken)
     {

@@ -8,14 +8,15 @@ namespace WStunnel.Server.Forwarding;
 /// <summary>Turns a response head from the tunnel into the message YARP copies to the client.</summary>
 internal static class TunnelResponseBuilder
 {
-    public static HttpResponseMessage Build(HttpRequestMessage request, ResponseHead head, TunnelStream stream)
+    // lifetime (e.g. the request's deadline) is disposed with the response body.
+    public static HttpResponseMessage Build(HttpRequestMessage request, ResponseHead head, TunnelStream stream, IDisposable? lifetime = null)
     {
         var response = new HttpResponseMessage((HttpStatusCode)head.StatusCode)
         {
             RequestMessage = request,
             Version = HttpVersion.Version11,
         };
-        var content = new TunnelResponseContent(stream, response);
+        var content = new TunnelResponseContent(stream, response, lifetime);
         response.Content = content;
 
         TunnelHeaders.CopyTo(head.Headers, response.Headers, () => content.Headers);

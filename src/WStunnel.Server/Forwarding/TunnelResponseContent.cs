@@ -4,7 +4,7 @@ using WStunnel.Protocol.Session;
 namespace WStunnel.Server.Forwarding;
 
 /// <summary>A response body read from a tunnel stream as it arrives; trailers land in the response once the body ends.</summary>
-internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMessage response) : HttpContent
+internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMessage response, IDisposable? lifetime) : HttpContent
 {
     private TunnelReadStream? _readStream;
 
@@ -32,6 +32,7 @@ internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMes
         if (disposing)
         {
             GetReadStream().Dispose();
+            lifetime?.Dispose();
         }
 
         base.Dispose(disposing);

@@ -46,4 +46,9 @@ public sealed class AgentOptionsValidatorTests
         var failures = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), TokenFile = "/nonexistent/token" });
         Assert.Contains("TokenFile '/nonexistent/token' cannot be read", failures, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_replay_buffer_too_small_for_one_frame_is_named() =>
+        Assert.Contains("WStunnelAgent:MaxReplayBytes must be at least 65536",
+            Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", MaxReplayBytes = 1000 }), StringComparison.Ordinal);
 }

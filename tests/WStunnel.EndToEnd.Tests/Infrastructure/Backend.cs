@@ -195,6 +195,20 @@ internal sealed class Backend : IAsyncDisposable
             return Results.Text($"done {ms}");
         });
 
+        app.MapGet("/silent/{id}", async (HttpContext context, string id) =>
+        {
+            // Never answers: not even a response head.
+            var aborted = Aborted.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                aborted.TrySetResult();
+            }
+        });
+
         app.MapGet("/hang/{id}", async (HttpContext context, string id) =>
         {
             var aborted = Aborted.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));

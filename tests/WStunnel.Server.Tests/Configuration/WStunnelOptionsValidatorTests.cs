@@ -19,7 +19,8 @@ public sealed class WStunnelOptionsValidatorTests
             TokenHeader = "bad header",
             TokenPathPrefix = "_token/",
             KeepAliveTimeout = TimeSpan.FromSeconds(1),
-            Limits = { MaxHeaderBytes = 10 },
+            RequestTimeout = TimeSpan.Zero,
+            Limits = { MaxHeaderBytes = 10, MaxReplayBytes = 100 },
         };
         options.HostSuffixes.Add("*.wild.example.com");
         var failures = string.Join("\n", Failures(options));
@@ -29,6 +30,8 @@ public sealed class WStunnelOptionsValidatorTests
         Assert.Contains("WStunnel:KeepAliveTimeout", failures, StringComparison.Ordinal);
         Assert.Contains("WStunnel:HostSuffixes:0", failures, StringComparison.Ordinal);
         Assert.Contains("WStunnel:Limits:MaxHeaderBytes", failures, StringComparison.Ordinal);
+        Assert.Contains("WStunnel:RequestTimeout", failures, StringComparison.Ordinal);
+        Assert.Contains("WStunnel:Limits:MaxReplayBytes", failures, StringComparison.Ordinal);
     }
 
     [Fact]

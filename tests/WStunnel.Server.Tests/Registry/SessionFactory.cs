@@ -8,12 +8,13 @@ namespace WStunnel.Server.Tests.Registry;
 /// <summary>Real gateway sessions over an in-memory link, for tests that need one to hand out.</summary>
 internal static class SessionFactory
 {
-    public static async Task<TunnelSession> AvailableSessionAsync()
+    /// <param name="agent">What the agent end does with each stream the gateway opens; by default nothing.</param>
+    public static async Task<TunnelSession> AvailableSessionAsync(Func<TunnelStream, Task>? agent = null)
     {
         var toGateway = Channel.CreateUnbounded<byte[]>();
         var toAgent = Channel.CreateUnbounded<byte[]>();
         var gateway = TunnelSession.StartAsync(new ChannelTransport(toGateway, toAgent), new TunnelSessionOptions(), SessionRole.Gateway, null, default);
-        _ = await TunnelSession.StartAsync(new ChannelTransport(toAgent, toGateway), new TunnelSessionOptions(), SessionRole.Agent, _ => Task.CompletedTask, default);
+        _ = await TunnelSession.StartAsync(new ChannelTransport(toAgent, toGateway), new TunnelSessionOptions(), SessionRole.Agent, agent ?? (_ => Task.CompletedTask), default);
         return await gateway;
     }
 

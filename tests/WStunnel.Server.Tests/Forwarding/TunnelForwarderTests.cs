@@ -1,0 +1,152 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using WStunnel.Protocol.Frames;
+using WStunnel.Protocol.Session;
+using WStunnel.Server.Forwarding;
+using WStunnel.Server.Registry;
+using WStunnel.Server.Tests.Registry;
+
+namespace WStunnel.Server.Tests.Forwarding;
+
+/// <summary>The forwarder's clocks (queue timeout, retention, request timeout) on a fake time line.</summary>
+public sealed class TunnelForwarderTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    private readonly FakeTimeProvider _time = new();
+    private readonly WStunnelOptions _options = new();
+
+    public TunnelForwarderTests() => _options.Tunnels["build"] = new WStunnelTunnelOptions { Token = "build-token-0123456789" };
+
+    [Fact]
+    public async Task A_request_for_an_agent_that_just_left_waits_until_the_queue_timeout_then_gets_504()
+    {
+        var (forwarder, _, _) = await GatewayWithAgentThatLeftAsync();
+
+        var response = forwarder.SendAsync(Get(), CancellationToken.None);
+        _time.Advance(_options.Queue.Timeout - TimeSpan.FromSeconds(1));
+        await Task.Delay(100);
+        Assert.False(response.IsCompleted);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        var answer = await response.WaitAsync(Patience);
+        Assert.Equal(HttpStatusCode.GatewayTimeout, answer.StatusCode);
+        Assert.Contains("did not come back", await answer.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_waiting_request_goes_to_the_agent_that_comes_back_before_the_queue_timeout()
+    {
+        var (forwarder, registry, tunnel) = await GatewayWithAgentThatLeftAsync();
+
+        var response = forwarder.SendAsync(Get(), CancellationToken.None);
+        _time.Advance(_options.Queue.Timeout - TimeSpan.FromSeconds(1));
+        var back = await SessionFactory.AvailableSessionAsync(Answer(HttpStatusCode.Accepted));
+        registry.AddSession(tunnel, back);
+        tunnel.Attach(back);
+
+        Assert.Equal(HttpStatusCode.Accepted, (await response.WaitAsync(Patience)).StatusCode);
+    }
+
+    [Fact]
+    public async Task After_the_retention_period_a_request_for_an_agent_that_left_fails_at_once()
+    {
+        var (forwarder, _, _) = await GatewayWithAgentThatLeftAsync();
+        _time.Advance(_options.Queue.RetentionAfterDisconnect + TimeSpan.FromSeconds(1));
+
+        var error = await Assert.ThrowsAsync<TunnelUnavailableException>(() => forwarder.SendAsync(Get(), CancellationToken.None)).WaitAsync(Patience);
+        Assert.Equal(HttpStatusCode.BadGateway, error.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_request_timeout_answers_504_when_the_response_has_not_started_and_cancels_the_agents_request()
+    {
+        _options.RequestTimeout = TimeSpan.FromSeconds(30);
+        var agentSawCancel = new TaskCompletionSource();
+        var forwarder = await GatewayWithAgentAsync(stream =>
+        {
+            stream.Aborted.Register(() => agentSawCancel.TrySetResult());
+            return Task.CompletedTask; // never answers
+        });
+
+        var response = forwarder.SendAsync(Get(), CancellationToken.None);
+        await Task.Delay(100);
+        Assert.False(response.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(30));
+
+        var answer = await response.WaitAsync(Patience);
+        Assert.Equal(HttpStatusCode.GatewayTimeout, answer.StatusCode);
+        Assert.Contains("request timeout", await answer.Content.ReadAsStringAsync());
+        await agentSawCancel.Task.WaitAsync(Patience);
+    }
+
+    [Fact]
+    public async Task The_request_timeout_cuts_off_a_response_body_still_running()
+    {
+        _options.RequestTimeout = TimeSpan.FromSeconds(30);
+        var forwarder = await GatewayWithAgentAsync(async stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
+            await stream.WriteAsync(new byte[] { 1, 2, 3 }, stream.Aborted); // and never ends
+        });
+
+        var answer = await forwarder.SendAsync(Get(), CancellationToken.None).WaitAsync(Patience);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        var body = await answer.Content.ReadAsStreamAsync();
+        var buffer = new byte[16];
+        Assert.Equal(3, await body.ReadAsync(buffer).AsTask().WaitAsync(Patience));
+        var next = body.ReadAsync(buffer).AsTask();
+
+        _time.Advance(TimeSpan.FromSeconds(30));
+        await Assert.ThrowsAsync<TunnelStreamException>(() => next.WaitAsync(Patience));
+    }
+
+    [Fact]
+    public async Task Without_a_request_timeout_a_slow_response_is_left_alone()
+    {
+        var answered = new TaskCompletionSource();
+        var forwarder = await GatewayWithAgentAsync(async stream =>
+        {
+            await answered.Task;
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: true);
+        });
+
+        var response = forwarder.SendAsync(Get(), CancellationToken.None);
+        _time.Advance(TimeSpan.FromDays(1));
+        await Task.Delay(100);
+        Assert.False(response.IsCompleted);
+
+        answered.SetResult();
+        Assert.Equal(HttpStatusCode.OK, (await response.WaitAsync(Patience)).StatusCode);
+    }
+
+    private async Task<(TunnelForwarder Forwarder, TunnelRegistry Registry, TunnelEntry Tunnel)> GatewayWithAgentThatLeftAsync()
+    {
+        var registry = new TunnelRegistry(Options.Create(_options), _time);
+        var tunnel = registry.FindByName("build")!;
+        var session = await SessionFactory.AvailableSessionAsync();
+        registry.AddSession(tunnel, session);
+        tunnel.Attach(session);
+        registry.Detach(tunnel, session);
+        return (new TunnelForwarder(registry, Options.Create(_options), _time, NullLogger<TunnelForwarder>.Instance), registry, tunnel);
+    }
+
+    private async Task<TunnelForwarder> GatewayWithAgentAsync(Func<TunnelStream, Task> agent)
+    {
+        var registry = new TunnelRegistry(Options.Create(_options), _time);
+        var tunnel = registry.FindByName("build")!;
+        var session = await SessionFactory.AvailableSessionAsync(agent);
+        registry.AddSession(tunnel, session);
+        tunnel.Attach(session);
+        return new TunnelForwarder(registry, Options.Create(_options), _time, NullLogger<TunnelForwarder>.Instance);
+    }
+
+    private static Func<TunnelStream, Task> Answer(HttpStatusCode status) => stream =>
+    {
+        stream.SendResponseHead(new ResponseHead { StatusCode = (int)status }, endStream: true);
+        return Task.CompletedTask;
+    };
+
+    private static HttpRequestMessage Get() => new(HttpMethod.Get, "wstunnel://build/work");
+}
