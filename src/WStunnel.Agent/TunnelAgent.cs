@@ -70,6 +70,12 @@ internal sealed class TunnelAgent : IDisposable
                 if (_time.GetElapsedTime(since) >= _options.StableConnectionTime)
                 {
                     _backoff.Reset();
+                    if (_detached is not null && !stoppingToken.IsCancellationRequested)
+                    {
+                        // A stable connection blinked and requests wait in the session: dial again at once.
+                        // A connection that keeps breaking soon after it opens goes through the backoff.
+                        continue;
+                    }
                 }
             }
 

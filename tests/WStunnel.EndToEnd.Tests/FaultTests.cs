@@ -105,6 +105,42 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Links_cut_every_few_megabytes_mid_upload_still_deliver_the_whole_body_to_one_backend_call()
+    {
+        // Every link the agent opens is cut (reset) after 3 MB towards it: a 20 MB upload outlives several.
+        const long size = 20_000_000;
+        _relay.CutAfterBytes = 3_000_000;
+        var (token, agent) = await StartAgentThroughRelayAsync();
+        await using var _ = agent;
+        var links = _relay.LinksAccepted;
+        var hits = fixture.Backend.Hits;
+
+        using var content = new PatternContent(size);
+        using var response = await _client.PostAsync($"/_token/{token}/upload", content).WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal($"{size} {Backend.ExpectedHash(size)}", await response.Content.ReadAsStringAsync());
+        Assert.True(_relay.LinksAccepted - links >= 3, $"the upload crossed {_relay.LinksAccepted - links} new links");
+        Assert.Equal(hits + 1, fixture.Backend.Hits);
+    }
+
+    [Fact]
+    public async Task A_slow_link_delays_requests_but_loses_and_reorders_nothing()
+    {
+        var (token, agent) = await StartAgentThroughRelayAsync();
+        await using var _ = agent;
+        _relay.Delay = TimeSpan.FromMilliseconds(20);
+
+        var sizes = Enumerable.Range(0, 16).Select(i => 1000 + (i * 37_000)).ToArray();
+        var bodies = await Task.WhenAll(sizes.Select(n => _client.GetByteArrayAsync($"/_token/{token}/bytes/{n}"))).WaitAsync(TimeSpan.FromSeconds(60));
+
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            Assert.Equal(Backend.ExpectedHash(sizes[i]), Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bodies[i])));
+        }
+    }
+
+    [Fact]
     public async Task A_throttled_bulk_transfer_does_not_trip_the_keep_alive()
     {
         var (token, agent) = await StartAgentThroughRelayAsync();

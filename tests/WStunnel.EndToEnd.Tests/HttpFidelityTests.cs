@@ -240,28 +240,6 @@ public abstract class HttpFidelityTests(TunnelFixture fixture)
         Assert.Equal($"{size} {Backend.ExpectedHash(size)}", await response.Content.ReadAsStringAsync());
         memory.AssertGrowthBelow(96 * 1024 * 1024, "100 MB upload");
     }
-
-    /// <summary>A request body generated on the fly, so the test itself holds no 100 MB buffer.</summary>
-    private sealed class PatternContent(long size) : HttpContent
-    {
-        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
-        {
-            var buffer = new byte[64 * 1024];
-            for (long offset = 0; offset < size;)
-            {
-                var n = (int)Math.Min(buffer.Length, size - offset);
-                Backend.FillPattern(buffer.AsSpan(0, n), offset);
-                await stream.WriteAsync(buffer.AsMemory(0, n));
-                offset += n;
-            }
-        }
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = size;
-            return true;
-        }
-    }
 }
 
 public sealed class HttpFidelityTestsOverWebSocket(WebSocketTunnelFixture fixture) : HttpFidelityTests(fixture), IClassFixture<WebSocketTunnelFixture>;

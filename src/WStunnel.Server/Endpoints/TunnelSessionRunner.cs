@@ -71,9 +71,17 @@ internal sealed class TunnelSessionRunner(
             _ = ForgetWhenEndedAsync(tunnel, session);
             if (replaced is not null && !ReferenceEquals(replaced, session))
             {
-                // The same token connected afresh: its old session cannot be resumed any more. Let its streams finish briefly.
+                // The same token connected afresh: its old session cannot be resumed any more. If it still has
+                // a connection its streams may finish briefly; if not (the agent restarted), nothing can finish them.
                 ServerLog.SessionReplaced(logger, tunnel.DisplayName, session.SessionId, replaced.SessionId);
-                _ = replaced.CloseAsync(_options.ShutdownGracePeriod, CancellationToken.None);
+                if (replaced.IsDetached)
+                {
+                    replaced.Abort(new IOException("the agent started a new session instead of resuming this one"));
+                }
+                else
+                {
+                    _ = replaced.CloseAsync(_options.ShutdownGracePeriod, CancellationToken.None);
+                }
             }
         }
 

@@ -10,6 +10,17 @@ internal sealed class CliProcess : IDisposable
 
     private CliProcess(Process process) => _process = process;
 
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGKILL: the process gets no chance to say goodbye, as when a machine loses power.</summary>
+    public void Kill()
+    {
+        _process.Kill();
+        _process.WaitForExit(10_000);
+    }
+
     public string Output
     {
         get

@@ -15,6 +15,7 @@ internal sealed class FaultRelay : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Link> _links = [];
     private readonly Task _accepting;
+    private int _linksAccepted;
 
     private FaultRelay(int targetPort)
     {
@@ -33,6 +34,9 @@ internal sealed class FaultRelay : IAsyncDisposable
 
     /// <summary>Links opened from now on are cut (reset) after this many bytes towards the agent; 0 for never.</summary>
     public long CutAfterBytes { get; set; }
+
+    /// <summary>Connections relayed so far (refused ones not counted).</summary>
+    public int LinksAccepted => Volatile.Read(ref _linksAccepted);
 
     /// <summary>New connections are reset at once, like a host that went away.</summary>
     public bool RefuseNewLinks { get; set; }
@@ -63,6 +67,14 @@ internal sealed class FaultRelay : IAsyncDisposable
 
             _links.Clear();
         }
+    }
+
+    /// <summary>Resets every open link and waits until the agent has dialled a new one.</summary>
+    public async Task ResetAndWaitForNewLinkAsync()
+    {
+        var links = LinksAccepted;
+        ResetOpenLinks();
+        await Eventually.WaitUntil(() => LinksAccepted > links, "the agent to dial again");
     }
 
     private async Task AcceptAsync()
@@ -103,6 +115,8 @@ internal sealed class FaultRelay : IAsyncDisposable
             {
                 _links.Add(link);
             }
+
+            Interlocked.Increment(ref _linksAccepted);
 
             _ = PumpAsync(link, client, server, towardsAgent: false);
             _ = PumpAsync(link, server, client, towardsAgent: true);

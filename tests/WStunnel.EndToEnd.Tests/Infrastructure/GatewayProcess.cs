@@ -1,0 +1,57 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace WStunnel.EndToEnd.Tests.Infrastructure;
+
+/// <summary>The standalone gateway (<c>wstunnel server</c>) in its own process on a free loopback port.</summary>
+internal sealed partial class GatewayProcess : IDisposable
+{
+    private readonly string _directory;
+
+    private GatewayProcess(CliProcess process, Uri address, string directory)
+    {
+        Process = process;
+        Address = address;
+        _directory = directory;
+    }
+
+    public CliProcess Process { get; }
+
+    public Uri Address { get; }
+
+    /// <param name="settings">The <c>WStunnel</c> section, e.g. <c>new { KeepAliveInterval = "00:00:01" }</c>.</param>
+    public static async Task<GatewayProcess> StartAsync(TestCertificate certificate, object? settings = null)
+    {
+        var directory = Directory.CreateTempSubdirectory("wstunnel-gateway-").FullName;
+        var cert = Path.Combine(directory, "gateway.pem");
+        var key = Path.Combine(directory, "gateway.key");
+        var config = Path.Combine(directory, "appsettings.json");
+        await File.WriteAllTextAsync(cert, certificate.Server.ExportCertificatePem());
+        await File.WriteAllTextAsync(key, certificate.Server.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new { WStunnel = settings ?? new { } }));
+
+        var process = CliProcess.Start(["server", "--urls", "https://127.0.0.1:0", "--cert", cert, "--cert-key", key, "--config", config]);
+        try
+        {
+            var line = await process.WaitForOutputAsync("Now listening on", TimeSpan.FromMinutes(1));
+            var port = int.Parse(ListeningPort().Match(line).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            return new GatewayProcess(process, new Uri($"https://127.0.0.1:{port}"), directory);
+        }
+        catch
+        {
+            process.Dispose();
+            Directory.Delete(directory, recursive: true);
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Process.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [GeneratedRegex(@"https://127\.0\.0\.1:(\d+)")]
+    private static partial Regex ListeningPort();
+}
