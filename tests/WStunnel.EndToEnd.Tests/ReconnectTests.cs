@@ -1,7 +1,6 @@
 using WStunnel.EndToEnd.Tests.Infrastructure;
 using WStunnel.Server.Registry;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.AspNetCore.Builder;
 
 namespace WStunnel.EndToEnd.Tests;
 
@@ -27,18 +26,18 @@ public sealed class ReconnectTests(TunnelFixture fixture) : IClassFixture<Tunnel
     [Fact]
     public async Task A_link_reset_again_and_again_resumes_one_session_and_the_gateway_keeps_no_other()
     {
-        await using var tunnel = await RelayedTunnel.StartAsync(fixture, o =>
+        await using var tunnel = await DedicatedTunnel.StartAsync(fixture, agent: o =>
         {
             o.ReconnectDelay = TimeSpan.FromMilliseconds(1);
             o.MaxReconnectDelay = TimeSpan.FromMilliseconds(5);
-        });
+        }, throughRelay: true);
         var registry = tunnel.Gateway.Services.GetRequiredService<TunnelRegistry>();
         var session = registry.FindByToken(tunnel.Token)!.Session!;
 
         for (var i = 0; i < 30; i++)
         {
-            await tunnel.Relay.ResetAndWaitForNewLinkAsync();
-            Assert.Equal("status 200", await tunnel.Client.GetStringAsync($"/_token/{tunnel.Token}/status/200"));
+            await tunnel.Relay!.ResetAndWaitForNewLinkAsync();
+            Assert.Equal("status 200", await tunnel.Client.GetStringAsync(tunnel.Via("/status/200")));
         }
 
         Assert.Same(session, registry.FindByToken(tunnel.Token)!.Session);
@@ -49,38 +48,15 @@ public sealed class ReconnectTests(TunnelFixture fixture) : IClassFixture<Tunnel
     [Fact]
     public async Task After_a_stable_connection_breaks_the_agent_dials_again_at_once_to_resume_whatever_waits()
     {
-        await using var tunnel = await RelayedTunnel.StartAsync(fixture, o =>
+        await using var tunnel = await DedicatedTunnel.StartAsync(fixture, agent: o =>
         {
             o.StableConnectionTime = TimeSpan.FromMilliseconds(200);
             o.ReconnectDelay = TimeSpan.FromMinutes(10); // a backoff delay would outlast the test
             o.MaxReconnectDelay = TimeSpan.FromMinutes(10);
-        });
+        }, throughRelay: true);
         await Task.Delay(500);
 
-        await tunnel.Relay.ResetAndWaitForNewLinkAsync();
-        Assert.Equal("status 200", await tunnel.Client.GetStringAsync($"/_token/{tunnel.Token}/status/200").WaitAsync(TimeSpan.FromSeconds(20)));
-    }
-
-    /// <summary>A gateway of its own, and an agent that reaches it through a fault relay.</summary>
-    private sealed record RelayedTunnel(WebApplication Gateway, FaultRelay Relay, HttpClient Client, RunningAgent Agent, string Token) : IAsyncDisposable
-    {
-        public static async Task<RelayedTunnel> StartAsync(TunnelFixture fixture, Action<WStunnel.Agent.WStunnelAgentOptions> configure)
-        {
-            var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address);
-            var address = TunnelFixture.AddressOf(gateway);
-            var relay = FaultRelay.Start(address.Port);
-            var token = "relayed-" + Guid.NewGuid().ToString("N");
-            var agent = await RunningAgent.StartAsync(new Uri($"wss://127.0.0.1:{relay.Port}"), token, fixture.Backend.Address, fixture.Certificate.CaFile, configure);
-            await TunnelFixture.WaitForRegistrationAsync(gateway, token);
-            return new RelayedTunnel(gateway, relay, fixture.Certificate.CreateClient(address), agent, token);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Client.Dispose();
-            await Agent.DisposeAsync();
-            await Relay.DisposeAsync();
-            await Gateway.DisposeAsync();
-        }
+        await tunnel.Relay!.ResetAndWaitForNewLinkAsync();
+        Assert.Equal("status 200", await tunnel.Client.GetStringAsync(tunnel.Via("/status/200")).WaitAsync(TimeSpan.FromSeconds(20)));
     }
 }

@@ -23,3 +23,37 @@ internal sealed class PatternContent(long size) : HttpContent
         return true;
     }
 }
+
+/// <summary>The same pattern as a stream of unknown length, so HttpClient sends it chunked.</summary>
+internal sealed class PatternStream(long size) : Stream
+{
+    private long _position;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        var n = (int)Math.Min(count, size - _position);
+        Backend.FillPattern(buffer.AsSpan(offset, n), _position);
+        _position += n;
+        return n;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

@@ -1,0 +1,16 @@
+using System.Runtime.InteropServices;
+
+namespace WStunnel.EndToEnd.Tests.Infrastructure;
+
+/// <summary>POSIX signals, as a service manager sends them.</summary>
+internal static partial class Signals
+{
+    private const int SigTerm = 15;
+
+    /// <summary>SIGTERM: what systemd, Docker and Kubernetes send to stop a service.</summary>
+    public static void Terminate(int pid) =>
+        Assert.True(Kill(pid, SigTerm) == 0, $"kill({pid}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
