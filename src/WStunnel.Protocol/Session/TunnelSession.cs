@@ -30,7 +30,8 @@ internal sealed class TunnelSession : IAsyncDisposable
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly byte[] _receiveBuffer;
+    private readonly int _receiveBufferSize;
+    private byte[] _receiveBuffer = []; // rented only while bytes are expected: an idle session holds none
     private int _receiveStart;
     private int _receiveEnd;
 
@@ -73,7 +74,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         _local = options.Limits;
         _role = role;
         _resumable = options.ResumeWindow > TimeSpan.Zero;
-        _receiveBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(64 * 1024, 2 * (_local.MaxFramePayload + FrameHeader.Size)));
+        _receiveBufferSize = Math.Max(64 * 1024, 2 * (_local.MaxFramePayload + FrameHeader.Size));
         _lastReceiveTimestamp = options.TimeProvider.GetTimestamp();
     }
 
@@ -207,7 +208,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
 
         _stopping.Cancel();
-        ArrayPool<byte>.Shared.Return(_receiveBuffer);
+        ReturnReceiveBuffer();
         _completion.TrySetResult();
     }
 
@@ -318,6 +319,17 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     private async ValueTask ReceiveMoreAsync(CancellationToken cancellationToken)
     {
+        if (_receiveStart == _receiveEnd)
+        {
+            // Nothing half-read: wait for the next bytes without holding a buffer, so idle tunnels cost little memory.
+            ReturnReceiveBuffer();
+            if (!await _transport.WaitToReceiveAsync(cancellationToken).ConfigureAwait(false))
+            {
+                throw PeerClosed();
+            }
+        }
+
+        RentReceiveBuffer();
         if (_receiveStart > 0 && (_receiveBuffer.Length - _receiveEnd < FrameHeader.Size + _local.MaxFramePayload))
         {
             // Move the partial frame to the front so a whole frame always fits.
@@ -329,13 +341,35 @@ internal sealed class TunnelSession : IAsyncDisposable
         var count = await _transport.ReceiveAsync(_receiveBuffer.AsMemory(_receiveEnd), cancellationToken).ConfigureAwait(false);
         if (count == 0)
         {
-            throw new EndOfStreamException(RemoteGoingAway
-                ? "the peer closed the tunnel after go-away"
-                : "the peer closed the tunnel connection");
+            throw PeerClosed();
         }
 
         _receiveEnd += count;
         Volatile.Write(ref _lastReceiveTimestamp, _options.TimeProvider.GetTimestamp());
+    }
+
+    private EndOfStreamException PeerClosed() => new(RemoteGoingAway
+        ? "the peer closed the tunnel after go-away"
+        : "the peer closed the tunnel connection");
+
+    private void RentReceiveBuffer()
+    {
+        if (_receiveBuffer.Length == 0)
+        {
+            _receiveBuffer = ArrayPool<byte>.Shared.Rent(_receiveBufferSize);
+        }
+    }
+
+    /// <summary>Gives the receive buffer back; only when it holds nothing unread, or when the session is done.</summary>
+    private void ReturnReceiveBuffer()
+    {
+        var buffer = _receiveBuffer;
+        _receiveBuffer = [];
+        _receiveStart = _receiveEnd = 0;
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     // ---------------------------------------------------------------- reading
@@ -1052,7 +1086,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         var connection = _connection.Token;
         var frames = new List<(OutgoingFrame Frame, ulong Resent)>();
         var sent = new List<(ulong Sequence, OutgoingFrame Frame)>();
-        var batch = ArrayPool<byte>.Shared.Rent(MaxBatchBytes + FrameHeader.Size + SessionLimits.MaxFramePayloadCeiling);
+        byte[]? batch = null; // rented per batch: an idle session holds no send buffer
         await Task.Yield();
         try
         {
@@ -1062,11 +1096,7 @@ internal sealed class TunnelSession : IAsyncDisposable
                 _wake.Reader.TryRead(out _);
                 while (TakeBatch(frames, out var size))
                 {
-                    if (size > batch.Length)
-                    {
-                        ArrayPool<byte>.Shared.Return(batch);
-                        batch = ArrayPool<byte>.Shared.Rent(size);
-                    }
+                    batch = ArrayPool<byte>.Shared.Rent(size);
 
                     var position = 0;
                     foreach (var (frame, resent) in frames)
@@ -1092,6 +1122,8 @@ internal sealed class TunnelSession : IAsyncDisposable
                     frames.Clear();
                     KeepForReplay(sent);
                     await transport.SendAsync(batch.AsMemory(0, position), connection).ConfigureAwait(false);
+                    ArrayPool<byte>.Shared.Return(batch);
+                    batch = null;
                 }
 
                 if (Volatile.Read(ref _closeRequested))
@@ -1107,7 +1139,10 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(batch);
+            if (batch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(batch);
+            }
         }
     }
 
@@ -1361,7 +1396,7 @@ internal sealed class TunnelSession : IAsyncDisposable
             }
 
             var next = _replay.TryPeek(out var first) ? first.Sequence : _sentSequence + 1;
-            if (!_resumable || peerReceived + 1 != next || leftover.Length > _receiveBuffer.Length)
+            if (!_resumable || peerReceived + 1 != next || leftover.Length > _receiveBufferSize)
             {
                 lost = _transport;
                 _resumable = false;
@@ -1383,9 +1418,13 @@ internal sealed class TunnelSession : IAsyncDisposable
                 _transport = transport;
                 _connection = new CancellationTokenSource();
                 _attachmentEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                leftover.CopyTo(_receiveBuffer, 0);
-                _receiveStart = 0;
-                _receiveEnd = leftover.Length;
+                ReturnReceiveBuffer();
+                if (leftover.Length > 0)
+                {
+                    RentReceiveBuffer();
+                    leftover.CopyTo(_receiveBuffer, 0);
+                    _receiveEnd = leftover.Length;
+                }
                 Volatile.Write(ref _lastReceiveTimestamp, _options.TimeProvider.GetTimestamp());
                 Volatile.Write(ref _lastAckSent, 0); // the first batch tells the peer where this end stands
                 _detached = false;
@@ -1575,7 +1614,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         await _writeLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _readLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _transport.DisposeAsync().ConfigureAwait(false);
-        ArrayPool<byte>.Shared.Return(_receiveBuffer);
+        ReturnReceiveBuffer();
         _completion.TrySetResult();
     }
 

@@ -15,6 +15,12 @@ internal interface ITunnelTransport : IAsyncDisposable
     /// <summary>Receives the next bytes of the frame stream; 0 when the peer closed the transport.</summary>
     ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Waits until bytes can be received, without a buffer of the caller's; false when the peer
+    /// closed the transport. Transports that cannot wait without a buffer say true at once.
+    /// </summary>
+    ValueTask<bool> WaitToReceiveAsync(CancellationToken cancellationToken) => ValueTask.FromResult(true);
+
     /// <summary>Closes gracefully after the last batch was sent.</summary>
     Task CloseAsync(CancellationToken cancellationToken);
 

@@ -36,6 +36,18 @@ internal sealed class WebSocketTransport(WebSocket webSocket) : ITunnelTransport
         }
     }
 
+    public async ValueTask<bool> WaitToReceiveAsync(CancellationToken cancellationToken)
+    {
+        // A zero-byte receive waits for the next message's header in the WebSocket's own small buffer.
+        var result = await webSocket.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+        return result.MessageType switch
+        {
+            WebSocketMessageType.Close => false,
+            WebSocketMessageType.Text => throw new TunnelProtocolException(ErrorCode.ProtocolError, "text WebSocket message on a binary tunnel"),
+            _ => true,
+        };
+    }
+
     public async Task CloseAsync(CancellationToken cancellationToken)
     {
         try

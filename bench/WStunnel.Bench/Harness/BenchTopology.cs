@@ -1,0 +1,115 @@
+namespace WStunnel.Bench.Harness;
+
+/// <summary>
+/// Everything the end-to-end runs need, each in its own process on loopback: the backend, a plain
+/// YARP hop in front of it, and the WStunnel gateway with one agent over WebSocket and one over
+/// long-poll (the agents are the real <c>wstunnel agent</c>, the gateway <c>wstunnel server</c>).
+/// </summary>
+internal sealed class BenchTopology : IDisposable
+{
+    private readonly List<ChildProcess> _processes = [];
+    private readonly string _directory;
+
+    private BenchTopology(string directory) => _directory = directory;
+
+    public ChildProcess Backend { get; private set; } = null!;
+
+    public ChildProcess Gateway { get; private set; } = null!;
+
+    public Uri BackendAddress { get; private set; } = null!;
+
+    public Uri HopAddress { get; private set; } = null!;
+
+    public Uri GatewayAddress { get; private set; } = null!;
+
+    public BenchCertificate Certificate { get; private set; } = null!;
+
+    /// <summary>The paths under test: the baseline first.</summary>
+    public List<BenchPath> Paths { get; } = [];
+
+    public static async Task<BenchTopology> StartAsync(bool withGateway = true, bool withHop = true, IEnumerable<(string Name, string Transport)>? agents = null)
+    {
+        var topology = new BenchTopology(Directory.CreateTempSubdirectory("wstunnel-bench-").FullName);
+        try
+        {
+            await topology.StartCoreAsync(withGateway, withHop, agents ?? [("WStunnel WebSocket", "websocket"), ("WStunnel long-poll", "longpoll")]).ConfigureAwait(false);
+            return topology;
+        }
+        catch
+        {
+            topology.Dispose();
+            throw;
+        }
+    }
+
+    private async Task StartCoreAsync(bool withGateway, bool withHop, IEnumerable<(string Name, string Transport)> agents)
+    {
+        Certificate = BenchCertificate.Create(_directory);
+        Backend = Track(ChildProcess.StartRole("backend", ["backend"]));
+        BackendAddress = await Backend.WaitForListeningAsync().ConfigureAwait(false);
+
+        if (withHop)
+        {
+            var hop = Track(ChildProcess.StartRole("YARP hop", ["hop", BackendAddress.ToString(), Certificate.CertFile, Certificate.KeyFile]));
+            HopAddress = await hop.WaitForListeningAsync().ConfigureAwait(false);
+            Paths.Add(new BenchPath("YARP hop", HopAddress, null, null));
+        }
+
+        if (!withGateway)
+        {
+            return;
+        }
+
+        var config = Path.Combine(_directory, "gateway.json");
+        await File.WriteAllTextAsync(config, """
+            {
+              "Logging": { "LogLevel": { "Default": "Warning", "Microsoft.Hosting.Lifetime": "Information" } },
+              "WStunnel": { "MaxRequestBodySize": null }
+            }
+            """).ConfigureAwait(false);
+        Gateway = Track(ChildProcess.StartWstunnel("gateway", ["server", "--urls", "https://127.0.0.1:0", "--cert", Certificate.CertFile, "--cert-key", Certificate.KeyFile, "--config", config]));
+        GatewayAddress = await Gateway.WaitForListeningAsync().ConfigureAwait(false);
+
+        foreach (var (name, transport) in agents)
+        {
+            var token = $"bench-{transport}-{Guid.NewGuid():N}";
+            var agent = Track(ChildProcess.StartWstunnel($"agent ({transport})",
+                ["agent", "--server", $"wss://127.0.0.1:{GatewayAddress.Port}", "--ca-cert", Certificate.CaFile, "--target", BackendAddress.ToString(), "--transport", transport],
+                AgentEnvironment(token)));
+            await agent.WaitForOutputAsync("Tunnel open", TimeSpan.FromMinutes(1)).ConfigureAwait(false);
+            Paths.Add(new BenchPath(name, GatewayAddress, token, agent));
+        }
+    }
+
+    /// <summary>The agent reads its token from the environment, never from its command line.</summary>
+    public static Dictionary<string, string> AgentEnvironment(string token) => new()
+    {
+        ["WSTUNNEL_TOKEN"] = token,
+        ["WSTUNNEL__Logging__LogLevel__Default"] = "Warning",
+        ["WSTUNNEL__Logging__LogLevel__WStunnel"] = "Information",
+    };
+
+    private ChildProcess Track(ChildProcess process)
+    {
+        _processes.Add(process);
+        return process;
+    }
+
+    public void Dispose()
+    {
+        for (var i = _processes.Count - 1; i >= 0; i--)
+        {
+            _processes[i].Dispose();
+        }
+
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+/// <summary>One way to the backend: the YARP hop, or the gateway plus the agent serving <see cref="Token"/>.</summary>
+internal sealed record BenchPath(string Name, Uri Address, string? Token, ChildProcess? Agent)
+{
+    public Uri Url(string path) => new(Address, path);
+
+    public string? Header => Token is null ? null : $"X-Token: {Token}";
+}

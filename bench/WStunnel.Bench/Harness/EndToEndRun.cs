@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Text;
+
+namespace WStunnel.Bench.Harness;
+
+/// <summary>
+/// The end-to-end comparison: the same requests through the plain YARP hop and through the tunnel
+/// (WebSocket and long-poll), interleaved in rounds (A B C A B C …) so that drift of the machine
+/// hits every path alike. Reports medians over the rounds and the ratios the targets are set in.
+/// </summary>
+internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes, TextWriter log)
+{
+    private const long MiB = 1024 * 1024;
+
+    private readonly Dictionary<(string Path, string Scenario), List<double>> _values = [];
+    private long _errors;
+    private long _non2xx;
+
+    public async Task<string> RunAsync()
+    {
+        using var topology = await BenchTopology.StartAsync().ConfigureAwait(false);
+        using var client = Transfer.CreateClient(topology.Certificate.CaFile);
+        var idle = topology.Paths.Where(p => p.Agent is not null).ToDictionary(p => p.Name, p => (Gateway: topology.Gateway.ResidentBytes, Agent: p.Agent!.ResidentBytes));
+
+        // Warm-up: JIT, connection pools, TLS session caches.
+        foreach (var path in topology.Paths)
+        {
+            await Wrk.RunAsync(path.Url("/small"), 8, TimeSpan.FromSeconds(2), path.Header).ConfigureAwait(false);
+            await Transfer.DownloadAsync(client, path.Url($"/bytes/{8 * MiB}"), path.Token, 8 * MiB).ConfigureAwait(false);
+        }
+
+        for (var round = 1; round <= rounds; round++)
+        {
+            log.WriteLine($"round {round} of {rounds}");
+            await EachPathAsync(topology, "small1", async p => Record(p, "small1", await Wrk.RunAsync(p.Url("/small"), 1, duration, p.Header).ConfigureAwait(false))).ConfigureAwait(false);
+            await EachPathAsync(topology, "small32", async p => Record(p, "small32", await Wrk.RunAsync(p.Url("/small"), 32, duration, p.Header).ConfigureAwait(false))).ConfigureAwait(false);
+            await EachPathAsync(topology, "mib8", async p => Record(p, "mib8", await Wrk.RunAsync(p.Url($"/bytes/{MiB}"), 8, duration, p.Header).ConfigureAwait(false))).ConfigureAwait(false);
+            await EachPathAsync(topology, "down", p => MeasureLargeAsync(topology, p, "down", () => Transfer.DownloadAsync(client, p.Url($"/bytes/{largeBytes}"), p.Token, largeBytes))).ConfigureAwait(false);
+            await EachPathAsync(topology, "up", p => MeasureLargeAsync(topology, p, "up", () => Transfer.UploadAsync(client, p.Url("/upload"), p.Token, largeBytes))).ConfigureAwait(false);
+        }
+
+        return Report(topology, idle);
+    }
+
+    private async Task EachPathAsync(BenchTopology topology, string scenario, Func<BenchPath, Task> measure)
+    {
+        foreach (var path in topology.Paths)
+        {
+            log.WriteLine($"  {scenario,-8} {path.Name}");
+            await measure(path).ConfigureAwait(false);
+        }
+    }
+
+    private void Record(BenchPath path, string scenario, LoadResult result)
+    {
+        Add(path.Name, scenario + ".rps", result.RequestsPerSecond);
+        Add(path.Name, scenario + ".p50", result.P50Ms);
+        Add(path.Name, scenario + ".p99", result.P99Ms);
+        Add(path.Name, scenario + ".mbps", result.MegabytesPerSecond);
+        _errors += result.Errors;
+        _non2xx += result.Non2xx;
+    }
+
+    private async Task MeasureLargeAsync(BenchTopology topology, BenchPath path, string scenario, Func<Task<double>> transfer)
+    {
+        if (path.Agent is null)
+        {
+            Add(path.Name, scenario + ".mbps", await transfer().ConfigureAwait(false));
+            return;
+        }
+
+        await using var sampler = new RssSampler(topology.Gateway, path.Agent);
+        Add(path.Name, scenario + ".mbps", await transfer().ConfigureAwait(false));
+        var peaks = await sampler.StopAsync().ConfigureAwait(false);
+        Add(path.Name, scenario + ".gatewayGrowth", (peaks[0] - sampler.Baseline[0]) / (double)MiB);
+        Add(path.Name, scenario + ".agentGrowth", (peaks[1] - sampler.Baseline[1]) / (double)MiB);
+    }
+
+    private void Add(string path, string scenario, double value)
+    {
+        if (!_values.TryGetValue((path, scenario), out var list))
+        {
+            _values[(path, scenario)] = list = [];
+        }
+
+        list.Add(value);
+    }
+
+    private double Median(string path, string scenario)
+    {
+        var sorted = _values[(path, scenario)].Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private string Report(BenchTopology topology, Dictionary<string, (long Gateway, long Agent)> idle)
+    {
+        var hop = topology.Paths[0].Name;
+        var ws = topology.Paths[1].Name;
+        var lp = topology.Paths[2].Name;
+        var large = largeBytes / MiB;
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"End to end, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, {rounds} interleaved rounds of {duration.TotalSeconds:0} s (medians); every process on loopback, TLS on every public hop.");
+        text.AppendLine();
+        text.AppendLine("| measurement | YARP hop | WStunnel WebSocket | WebSocket / hop | target | long-poll | long-poll / WebSocket | target |");
+        text.AppendLine("|---|---:|---:|---:|---|---:|---:|---|");
+        Row(text, "small GET, 1 connection: p50 latency (ms)", "small1.p50", hop, ws, lp, higherIsBetter: false, hopTarget: 1.5, lpTarget: null, format: "0.00");
+        Row(text, "small GET, 1 connection: p99 latency (ms)", "small1.p99", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
+        Row(text, "small GET, 1 connection (req/s)", "small1.rps", hop, ws, lp, higherIsBetter: true, hopTarget: null, lpTarget: null, format: "0");
+        Row(text, "small GET, 32 connections (req/s)", "small32.rps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.75, lpTarget: 0.3, format: "0");
+        Row(text, "small GET, 32 connections: p99 latency (ms)", "small32.p99", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
+        Row(text, "1 MiB GET, 8 connections (MB/s)", "mib8.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.6, lpTarget: 0.5, format: "0");
+        Row(text, $"{large} MiB download (MB/s)", "down.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
+        Row(text, $"{large} MiB upload (MB/s)", "up.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Errors (socket errors and timeouts, all runs): {_errors}. Non-2xx responses: {_non2xx}.");
+        text.AppendLine();
+        text.AppendLine("| resident memory (MiB) | gateway idle | gateway growth, download / upload | agent idle | agent growth, download / upload | target |");
+        text.AppendLine("|---|---:|---:|---:|---:|---|");
+        foreach (var path in new[] { ws, lp })
+        {
+            var gatewayGrowth = Math.Max(Median(path, "down.gatewayGrowth"), Median(path, "up.gatewayGrowth"));
+            var agentGrowth = Math.Max(Median(path, "down.agentGrowth"), Median(path, "up.agentGrowth"));
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {path} | {idle[path].Gateway / (double)MiB:0} | {Median(path, "down.gatewayGrowth"):0} / {Median(path, "up.gatewayGrowth"):0} | {idle[path].Agent / (double)MiB:0} | {Median(path, "down.agentGrowth"):0} / {Median(path, "up.agentGrowth"):0} | ≤ 64 {Mark(Math.Max(gatewayGrowth, agentGrowth) <= 64)} |");
+        }
+
+        return text.ToString();
+    }
+
+    private void Row(StringBuilder text, string label, string key, string hop, string ws, string lp, bool higherIsBetter, double? hopTarget, double? lpTarget, string format)
+    {
+        var h = Median(hop, key);
+        var w = Median(ws, key);
+        var l = Median(lp, key);
+        var ratio = w / h;
+        var lpRatio = higherIsBetter ? l / w : w / l;
+        var hopGoal = hopTarget is { } t ? $"{(higherIsBetter ? "≥" : "≤")} {t:0.##} {Mark(higherIsBetter ? ratio >= t : ratio <= t)}" : "";
+        var lpGoal = lpTarget is { } u ? $"≥ {u:0.##} {Mark(lpRatio >= u)}" : "";
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"| {label} | {h.ToString(format, CultureInfo.InvariantCulture)} | {w.ToString(format, CultureInfo.InvariantCulture)} | {ratio:0.00} | {hopGoal} | {l.ToString(format, CultureInfo.InvariantCulture)} | {lpRatio:0.00} | {lpGoal} |");
+    }
+
+    private static string Mark(bool met) => met ? "✅" : "❌";
+}

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging.Abstractions;
+using WStunnel.Agent;
+
+namespace WStunnel.Bench.Hosts;
+
+/// <summary>
+/// Many agents in one process, each with its own token and connection, as many machines would run
+/// them. Idle, they measure what an idle tunnel costs the gateway; churning (dropped and started
+/// again at a steady rate), they show whether agents coming and going disturb other tunnels.
+/// </summary>
+internal static class AgentSwarm
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var server = new Uri(Argument(args, "--server"));
+        var ca = Argument(args, "--ca");
+        var target = new Uri(Argument(args, "--target"));
+        var count = int.Parse(Argument(args, "--agents"), CultureInfo.InvariantCulture);
+        var prefix = Argument(args, "--prefix");
+        var churn = int.Parse(Argument(args, "--churn-per-second"), CultureInfo.InvariantCulture);
+
+        var agents = new RunningAgent?[count];
+        var clock = Stopwatch.StartNew();
+        var connected = 0;
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
+        {
+            agents[i] = await RunningAgent.StartAsync(Options(server, ca, target, $"{prefix}-{i:D6}")).ConfigureAwait(false);
+            if (Interlocked.Increment(ref connected) % 500 == 0)
+            {
+                Console.WriteLine($"connected {connected}");
+            }
+        }).ConfigureAwait(false);
+        Console.WriteLine(FormattableString.Invariant($"all {count} connected in {clock.Elapsed.TotalSeconds:0.0} s"));
+
+        if (churn > 0)
+        {
+            Console.WriteLine("churning");
+            var random = new Random(1);
+            var interval = TimeSpan.FromSeconds(1.0 / churn);
+            var cycles = 0L;
+            while (true)
+            {
+                var next = Stopwatch.GetTimestamp();
+                var i = random.Next(count);
+                await agents[i]!.DisposeAsync().ConfigureAwait(false);
+                agents[i] = await RunningAgent.StartAsync(Options(server, ca, target, $"{prefix}-{i:D6}")).ConfigureAwait(false);
+                if (++cycles % 100 == 0)
+                {
+                    Console.WriteLine($"reconnected {cycles}");
+                }
+
+                var spare = interval - Stopwatch.GetElapsedTime(next);
+                if (spare > TimeSpan.Zero)
+                {
+                    await Task.Delay(spare).ConfigureAwait(false);
+                }
+            }
+        }
+
+        await Task.Delay(Timeout.Infinite).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static WStunnelAgentOptions Options(Uri server, string ca, Uri target, string token) => new()
+    {
+        Server = server,
+        Token = token,
+        Target = target,
+        CaCertificateFile = ca,
+        Transport = AgentTransport.WebSocket,
+    };
+
+    private static string Argument(string[] args, string name) =>
+        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{name} is required");
+
+    /// <summary>One agent of the swarm, connected.</summary>
+    private sealed class RunningAgent : IAsyncDisposable
+    {
+        private readonly TunnelAgent _agent;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _run;
+
+        private RunningAgent(WStunnelAgentOptions options, TaskCompletionSource connected)
+        {
+            _agent = new TunnelAgent(options, NullLogger.Instance);
+            _agent.Connected += _ => connected.TrySetResult();
+            _run = _agent.RunAsync(_stop.Token);
+        }
+
+        public static async Task<RunningAgent> StartAsync(WStunnelAgentOptions options)
+        {
+            var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var agent = new RunningAgent(options, connected);
+            await connected.Task.ConfigureAwait(false);
+            return agent;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+            await _run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _agent.Dispose();
+            _stop.Dispose();
+        }
+    }
+}

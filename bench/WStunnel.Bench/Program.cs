@@ -1,0 +1,63 @@
+using System.Globalization;
+using BenchmarkDotNet.Running;
+using WStunnel.Bench.Harness;
+using WStunnel.Bench.Hosts;
+
+// The benchmark harness. Measurements:
+//   e2e    [--rounds 3] [--duration 10] [--large-mib 100] [--out bench/results/end-to-end.md]
+//   scale  [--agents 1000] [--churn-per-second 20] [--duration 10] [--out bench/results/scale.md]
+//   micro  [BenchmarkDotNet arguments, e.g. --filter *]
+// Host roles it starts itself as child processes: backend, hop, swarm.
+var command = args.Length > 0 ? args[0] : "e2e";
+var options = args.Skip(1).ToArray();
+switch (command)
+{
+    case "backend":
+        return await BenchBackend.RunAsync();
+    case "hop":
+        return await YarpHop.RunAsync(new Uri(options[0]), options[1], options[2]);
+    case "swarm":
+        return await AgentSwarm.RunAsync(options);
+    case "micro":
+        BenchmarkSwitcher.FromAssembly(typeof(BenchBackend).Assembly).Run(options);
+        return 0;
+    case "e2e":
+    {
+        var run = new EndToEndRun(
+            Option(options, "--rounds", 3),
+            TimeSpan.FromSeconds(Option(options, "--duration", 10)),
+            Option(options, "--large-mib", 100) * 1024L * 1024,
+            Console.Out);
+        return Publish(await run.RunAsync(), Text(options, "--out", "bench/results/end-to-end.md"));
+    }
+    case "scale":
+    {
+        var run = new ScaleRun(
+            Option(options, "--agents", 1000),
+            Option(options, "--churn-per-second", 20),
+            TimeSpan.FromSeconds(Option(options, "--duration", 10)),
+            Console.Out);
+        return Publish(await run.RunAsync(), Text(options, "--out", "bench/results/scale.md"));
+    }
+    default:
+        Console.Error.WriteLine($"unknown command '{command}': use e2e, scale or micro");
+        return 2;
+}
+
+static int Option(string[] options, string name, int fallback) =>
+    Array.IndexOf(options, name) is var i and >= 0 && i + 1 < options.Length ? int.Parse(options[i + 1], CultureInfo.InvariantCulture) : fallback;
+
+static string Text(string[] options, string name, string fallback) =>
+    Array.IndexOf(options, name) is var i and >= 0 && i + 1 < options.Length ? options[i + 1] : fallback;
+
+static int Publish(string report, string file)
+{
+    Console.WriteLine();
+    Console.WriteLine(report);
+    var machine = $"Machine: {Environment.ProcessorCount} cores, {Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024))} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}.";
+    Console.WriteLine(machine);
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+    File.WriteAllText(file, report + Environment.NewLine + machine + Environment.NewLine);
+    Console.WriteLine($"written to {file}");
+    return 0;
+}
