@@ -1,12 +1,15 @@
 using System.Globalization;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using WStunnel.Bench.Harness;
 using WStunnel.Bench.Hosts;
 
 // The benchmark harness. Measurements:
 //   e2e    [--rounds 3] [--duration 10] [--large-mib 100] [--out bench/results/end-to-end.md]
 //   scale  [--agents 1000] [--churn-per-second 20] [--duration 10] [--out bench/results/scale.md]
-//   micro  [BenchmarkDotNet arguments, e.g. --filter *]
+//   micro  [BenchmarkDotNet arguments; default --filter *]
 // Host roles it starts itself as child processes: backend, hop, swarm.
 var command = args.Length > 0 ? args[0] : "e2e";
 var options = args.Skip(1).ToArray();
@@ -19,7 +22,10 @@ switch (command)
     case "swarm":
         return await AgentSwarm.RunAsync(options);
     case "micro":
-        BenchmarkSwitcher.FromAssembly(typeof(BenchBackend).Assembly).Run(options);
+        // In process: the harness is already built in Release, and no project needs generating.
+        BenchmarkSwitcher.FromAssembly(typeof(BenchBackend).Assembly).Run(
+            options.Length == 0 ? ["--filter", "*"] : options,
+            DefaultConfig.Instance.AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance)).WithOptions(ConfigOptions.JoinSummary));
         return 0;
     case "e2e":
     {

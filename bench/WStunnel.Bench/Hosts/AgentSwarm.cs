@@ -69,6 +69,7 @@ internal static class AgentSwarm
         Token = token,
         Target = target,
         CaCertificateFile = ca,
+        Insecure = server.Scheme == "ws", // only for measuring what TLS itself costs
         Transport = AgentTransport.WebSocket,
     };
 

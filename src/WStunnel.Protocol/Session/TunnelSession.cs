@@ -319,9 +319,10 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     private async ValueTask ReceiveMoreAsync(CancellationToken cancellationToken)
     {
-        if (_receiveStart == _receiveEnd)
+        if (_receiveStart == _receiveEnd && ActiveStreams == 0)
         {
-            // Nothing half-read: wait for the next bytes without holding a buffer, so idle tunnels cost little memory.
+            // Nothing half-read and no request in flight: wait for the next bytes without holding a buffer,
+            // so idle tunnels cost little memory. Busy ones keep it and spare the extra wait per read.
             ReturnReceiveBuffer();
             if (!await _transport.WaitToReceiveAsync(cancellationToken).ConfigureAwait(false))
             {
