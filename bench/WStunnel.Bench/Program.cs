@@ -1,8 +1,6 @@
 using System.Globalization;
 using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using WStunnel.Bench.Harness;
 using WStunnel.Bench.Hosts;
 
@@ -24,8 +22,8 @@ switch (command)
     case "micro":
         // In process: the harness is already built in Release, and no project needs generating.
         BenchmarkSwitcher.FromAssembly(typeof(BenchBackend).Assembly).Run(
-            options.Length == 0 ? ["--filter", "*"] : options,
-            DefaultConfig.Instance.AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance)).WithOptions(ConfigOptions.JoinSummary));
+            [.. options.Length == 0 ? ["--filter", "*"] : options, .. options.Contains("--inProcess") ? Array.Empty<string>() : ["--inProcess"]],
+            DefaultConfig.Instance.WithOptions(ConfigOptions.JoinSummary));
         return 0;
     case "e2e":
     {
