@@ -157,6 +157,7 @@ internal sealed class TunnelAgent : IDisposable
                 ResumeWindow = _options.ResumeWindow,
                 MaxReplayBytes = _options.MaxReplayBytes,
                 TimeProvider = _time,
+                OnStreamRejected = (id, reason) => AgentLog.RequestRefused(_logger, $"stream {id}: {reason}"),
             };
             var resume = _detached is { IsDetached: true } detached ? detached : null;
             var session = await TunnelSession.StartAsync(transport, options, SessionRole.Agent, _dispatcher.HandleAsync, linked.Token, resume: resume).ConfigureAwait(false);

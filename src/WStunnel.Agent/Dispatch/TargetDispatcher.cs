@@ -73,6 +73,13 @@ internal sealed class TargetDispatcher : IDisposable
     private async Task DispatchAsync(TunnelStream stream)
     {
         var head = stream.RequestHead!;
+        if (TargetRequestPolicy.Refusal(head) is { } refusal)
+        {
+            AgentLog.RequestRefused(_logger, $"stream {stream.Id}: {refusal}");
+            stream.Reset(ErrorCode.ProtocolError);
+            return;
+        }
+
         using var request = BuildRequest(stream, head);
         using var timeout = new CancellationTokenSource(_responseTimeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stream.Aborted, timeout.Token);
@@ -116,7 +123,7 @@ internal sealed class TargetDispatcher : IDisposable
 
     private HttpRequestMessage BuildRequest(TunnelStream stream, RequestHead head)
     {
-        var request = new HttpRequestMessage(new HttpMethod(head.Method), new Uri(_origin + (head.PathAndQuery == "*" ? "/" : head.PathAndQuery)))
+        var request = new HttpRequestMessage(new HttpMethod(head.Method), new Uri(_origin + head.PathAndQuery))
         {
             Version = _version,
             VersionPolicy = _versionPolicy,

@@ -499,7 +499,18 @@ internal sealed class TunnelSession : IAsyncDisposable
 
         RequireHeadSize(header);
         _lastRemoteStreamId = header.StreamId;
-        var head = HeadCodec.ReadRequestHead(payload);
+        RequestHead head;
+        try
+        {
+            head = HeadCodec.ReadRequestHead(payload);
+        }
+        catch (TunnelProtocolException ex)
+        {
+            // The frame itself was whole: only this request is bad. Refuse it and keep serving the others.
+            RejectStream(header.StreamId, ex.Message);
+            return;
+        }
+
         TunnelStream stream;
         lock (_lock)
         {
@@ -531,6 +542,21 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
 
         ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.handler(state.stream), (handler, stream), preferLocal: false);
+    }
+
+    /// <summary>Resets a stream the peer opened but this end will not serve; its later frames are discarded.</summary>
+    internal void RejectStream(uint streamId, string reason)
+    {
+        lock (_lock)
+        {
+            if (!_terminated)
+            {
+                _control.Enqueue(OutgoingFrame.UInt32(FrameType.Reset, streamId, (uint)ErrorCode.ProtocolError));
+                Wake();
+            }
+        }
+
+        _options.OnStreamRejected?.Invoke(streamId, reason);
     }
 
     private void OnResponseHead(FrameHeader header, ReadOnlySpan<byte> payload)

@@ -27,4 +27,11 @@ internal sealed record TunnelSessionOptions
     public long MaxReplayBytes { get; init; } = 64L * 1024 * 1024;
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// Told the stream id and the reason when the peer opened a stream with a request head this end
+    /// cannot accept (malformed, or a form the agent never forwards). That stream was reset; the
+    /// session goes on. The reason never contains header values.
+    /// </summary>
+    public Action<uint, string>? OnStreamRejected { get; init; }
 }

@@ -19,6 +19,19 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
 
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        if (request.Method == HttpMethod.Trace)
+        {
+            // A tunnel into a private network must not reflect requests; agents refuse TRACE too.
+            // (CONNECT never gets here: YARP refuses to forward it, with 502.)
+            var refused = PlainText(request, HttpStatusCode.MethodNotAllowed, $"{request.Method} requests are not forwarded through a tunnel.\n");
+            foreach (var method in (string[])["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+            {
+                refused.Content.Headers.Allow.Add(method);
+            }
+
+            return refused;
+        }
+
         var deadline = _requestTimeout is { } limit ? new RequestDeadline(limit, time, cancellationToken) : null;
         try
         {

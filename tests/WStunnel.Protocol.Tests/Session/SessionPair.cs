@@ -14,12 +14,13 @@ internal sealed class SessionPair : IAsyncDisposable
 
     public required InMemoryTransport AgentTransport { get; init; }
 
-    public static async Task<SessionPair> StartAsync(Func<TunnelStream, Task> agentHandler, SessionLimits? limits = null, TunnelSessionOptions? gatewayOptions = null)
+    public static async Task<SessionPair> StartAsync(
+        Func<TunnelStream, Task> agentHandler, SessionLimits? limits = null, TunnelSessionOptions? gatewayOptions = null, TunnelSessionOptions? agentOptions = null)
     {
         var (gatewayTransport, agentTransport) = InMemoryTransport.CreatePair();
         var options = new TunnelSessionOptions { Limits = limits ?? SessionLimits.Default };
         var gatewayTask = TunnelSession.StartAsync(gatewayTransport, gatewayOptions ?? options, SessionRole.Gateway, null, CancellationToken.None);
-        var agentTask = TunnelSession.StartAsync(agentTransport, options, SessionRole.Agent, agentHandler, CancellationToken.None);
+        var agentTask = TunnelSession.StartAsync(agentTransport, agentOptions ?? options, SessionRole.Agent, agentHandler, CancellationToken.None);
         return new SessionPair
         {
             Gateway = await gatewayTask,

@@ -151,6 +151,49 @@ public sealed class TunnelSessionTests
         Assert.Equal(ErrorCode.RefusedStream, error.Code);
     }
 
+    [Theory]
+    [InlineData("http://internal.example/admin")] // absolute-form
+    [InlineData("internal.example:22")] // authority-form
+    [InlineData("relative/path")]
+    public async Task A_request_head_the_agent_cannot_accept_resets_that_stream_only(string target)
+    {
+        var rejected = new List<string>();
+        var served = 0;
+        await using var pair = await SessionPair.StartAsync(stream =>
+        {
+            Interlocked.Increment(ref served);
+            stream.SendResponseHead(new ResponseHead { StatusCode = 204 }, endStream: true);
+            return Task.CompletedTask;
+        }, agentOptions: new TunnelSessionOptions { OnStreamRejected = (_, reason) => { lock (rejected) { rejected.Add(reason); } } });
+
+        var bad = await pair.Gateway.OpenStreamAsync(new RequestHead { Method = "GET", PathAndQuery = target }, endStream: true, default);
+        var error = await Assert.ThrowsAsync<TunnelStreamException>(() => bad.ResponseHead.WaitAsync(Deadline));
+        Assert.Equal(ErrorCode.ProtocolError, error.Code);
+        Assert.Contains("origin form", Assert.Single(rejected), StringComparison.Ordinal);
+
+        // The session goes on: the next request is served.
+        var good = await pair.Gateway.OpenStreamAsync(SessionPair.Get("/fine"), endStream: true, default);
+        Assert.Equal(204, (await good.ResponseHead.WaitAsync(Deadline)).StatusCode);
+        Assert.Equal(1, served);
+        Assert.Null(pair.Agent.Failure);
+    }
+
+    [Fact]
+    public async Task A_header_value_with_a_line_break_resets_that_stream_and_the_reason_does_not_echo_the_value()
+    {
+        var rejected = new List<string>();
+        await using var pair = await SessionPair.StartAsync(_ => Task.CompletedTask,
+            agentOptions: new TunnelSessionOptions { OnStreamRejected = (_, reason) => { lock (rejected) { rejected.Add(reason); } } });
+
+        var smuggling = new RequestHead { Method = "GET", PathAndQuery = "/", Headers = [new("x-note", "secret\r\nHost: other")] };
+        var stream = await pair.Gateway.OpenStreamAsync(smuggling, endStream: true, default);
+        await Assert.ThrowsAsync<TunnelStreamException>(() => stream.ResponseHead.WaitAsync(Deadline));
+
+        var reason = Assert.Single(rejected);
+        Assert.Contains("x-note", reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", reason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_malformed_frame_ends_the_session_with_a_protocol_error()
     {
