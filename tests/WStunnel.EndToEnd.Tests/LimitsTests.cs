@@ -86,4 +86,29 @@ public sealed class LimitsTests(TunnelFixture fixture) : IClassFixture<TunnelFix
 
         Assert.False(fixture.Backend.Counts.ContainsKey(id), "the backend must not take a truncated body for a whole one");
     }
+
+    [Fact]
+    public async Task Requests_beyond_the_agents_concurrency_limit_wait_for_a_free_stream_and_all_succeed()
+    {
+        var token = "concurrency-" + Guid.NewGuid().ToString("N");
+        var agent = await fixture.StartAgentAsync(token, fixture.Backend.Address, o => o.MaxConcurrentRequests = 2);
+        var session = agent.Agent.CurrentSession!;
+        var busiest = 0;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                busiest = Math.Max(busiest, session.ActiveStreams);
+                await Task.Delay(5);
+            }
+        });
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => fixture.Client.GetStringAsync($"/_token/{token}/delay/300")));
+        await sampling.CancelAsync();
+        await sampler;
+
+        Assert.All(answers, a => Assert.Equal("done 300", a));
+        Assert.Equal(2, busiest);
+    }
 }
