@@ -22,6 +22,7 @@ internal sealed class TunnelAgent : IDisposable
     private readonly GatewayConnector _connector;
     private readonly TargetDispatcher _dispatcher;
     private readonly string _token;
+    private readonly string? _secret;
     private readonly string _fingerprint;
     private readonly ReconnectBackoff _backoff;
     private TunnelSession? _current;
@@ -33,6 +34,7 @@ internal sealed class TunnelAgent : IDisposable
         _logger = logger;
         _time = time ?? TimeProvider.System;
         _token = AgentToken.Read(options);
+        _secret = AgentToken.ReadSecret(options);
         _fingerprint = Fingerprint(_token);
         _connector = new GatewayConnector(options, logger);
         _dispatcher = new TargetDispatcher(options, logger);
@@ -127,10 +129,10 @@ internal sealed class TunnelAgent : IDisposable
     }
 
     private async Task<ITunnelTransport> ConnectWebSocketAsync(CancellationToken cancellationToken) =>
-        new WebSocketTransport(await _connector.ConnectAsync(_token, cancellationToken).ConfigureAwait(false));
+        new WebSocketTransport(await _connector.ConnectAsync(_token, _secret, cancellationToken).ConfigureAwait(false));
 
     private async Task<ITunnelTransport> ConnectLongPollAsync(CancellationToken cancellationToken) =>
-        await _connector.ConnectLongPollAsync(_token, _time, cancellationToken).ConfigureAwait(false);
+        await _connector.ConnectLongPollAsync(_token, _secret, _time, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Opens a transport and runs the tunnel handshake on it; returns the session, or why there is none.</summary>
     private async Task<(TunnelSession? Session, string? Failure)> TryStartAsync(

@@ -12,12 +12,14 @@ namespace WStunnel.Cli;
 internal static partial class AgentCommand
 {
     public const string TokenEnvironmentVariable = "WSTUNNEL_TOKEN";
+    public const string SecretEnvironmentVariable = "WSTUNNEL_SECRET";
 
     public static Command Create()
     {
         var server = new Option<string>("--server") { Description = "The gateway, e.g. wss://gateway.example.com (path defaults to /_tunnel).", Required = true };
         var tokenFile = new Option<FileInfo?>("--token-file") { Description = $"File holding the token (at least 16 characters). Or set {TokenEnvironmentVariable}." };
         var token = new Option<string?>("--token") { Description = "The token itself. Visible to other users in the process list: prefer --token-file." };
+        var secretFile = new Option<FileInfo?>("--secret-file") { Description = $"File holding the tunnel's agent secret, where the gateway requires one. Or set {SecretEnvironmentVariable}." };
         var target = new Option<string>("--target") { Description = "Local server to replay requests against.", DefaultValueFactory = _ => "http://localhost:80" };
         var transport = new Option<AgentTransport>("--transport")
         {
@@ -36,7 +38,7 @@ internal static partial class AgentCommand
               wstunnel agent --server wss://gateway.example.com --token-file /etc/wstunnel/token --target http://localhost:8080
               WSTUNNEL_TOKEN=... wstunnel agent --server wss://gateway.example.com --proxy http://proxy.corp:3128
             """)
-        { server, tokenFile, token, target, transport, targetHttp2, caCert, insecure, proxy };
+        { server, tokenFile, token, secretFile, target, transport, targetHttp2, caCert, insecure, proxy };
 
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -68,6 +70,12 @@ internal static partial class AgentCommand
                 options.Server = serverUri;
                 options.Token = tokenValue;
                 options.TokenFile = fileValue;
+                options.SecretFile = result.GetValue(secretFile)?.FullName ?? options.SecretFile;
+                if (options.SecretFile is null && Environment.GetEnvironmentVariable(SecretEnvironmentVariable) is { Length: > 0 } secret)
+                {
+                    options.Secret = secret;
+                }
+
                 options.Target = targetUri!;
                 options.Transport = result.GetValue(transport);
                 options.TargetHttp2 = result.GetValue(targetHttp2);

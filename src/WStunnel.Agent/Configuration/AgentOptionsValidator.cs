@@ -43,6 +43,22 @@ internal sealed class AgentOptionsValidator : IValidateOptions<WStunnelAgentOpti
             }
         }
 
+        if (!string.IsNullOrEmpty(options.Secret) && !string.IsNullOrEmpty(options.SecretFile))
+        {
+            errors.Add($"{Section}: set at most one of Secret or SecretFile.");
+        }
+        else
+        {
+            try
+            {
+                AgentToken.ReadSecret(options);
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add($"{Section}:{ex.Message}");
+            }
+        }
+
         if (!options.Target.IsAbsoluteUri || options.Target.Scheme is not ("http" or "https") || options.Target.PathAndQuery != "/")
         {
             errors.Add($"{Section}:Target must be an origin such as http://localhost:80, without a path (got '{options.Target}').");

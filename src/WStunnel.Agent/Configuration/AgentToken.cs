@@ -1,23 +1,33 @@
 namespace WStunnel.Agent.Configuration;
 
-/// <summary>Reads the agent's token; error messages never contain it.</summary>
+/// <summary>Reads the agent's token and secret; error messages never contain them.</summary>
 internal static class AgentToken
 {
-    public static string Read(WStunnelAgentOptions options)
+    public static string Read(WStunnelAgentOptions options) => ReadValueOrFile(options.Token, options.TokenFile, "TokenFile")!;
+
+    /// <summary>The agent secret, or null when none is configured.</summary>
+    public static string? ReadSecret(WStunnelAgentOptions options) => ReadValueOrFile(options.Secret, options.SecretFile, "SecretFile");
+
+    private static string? ReadValueOrFile(string? value, string? file, string setting)
     {
-        if (!string.IsNullOrEmpty(options.Token))
+        if (!string.IsNullOrEmpty(value))
         {
-            return options.Token.Trim();
+            return value.Trim();
+        }
+
+        if (string.IsNullOrEmpty(file))
+        {
+            return null;
         }
 
         try
         {
-            var token = File.ReadAllText(options.TokenFile!).Trim();
-            return token.Length > 0 ? token : throw new InvalidOperationException($"TokenFile '{options.TokenFile}' is empty.");
+            var content = File.ReadAllText(file).Trim();
+            return content.Length > 0 ? content : throw new InvalidOperationException($"{setting} '{file}' is empty.");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidOperationException($"TokenFile '{options.TokenFile}' cannot be read: {ex.Message}", ex);
+            throw new InvalidOperationException($"{setting} '{file}' cannot be read: {ex.Message}", ex);
         }
     }
 }

@@ -15,6 +15,15 @@ public sealed class WStunnelAgentOptions
     /// <summary>A file whose content (trimmed) is the token.</summary>
     public string? TokenFile { get; set; }
 
+    /// <summary>
+    /// The tunnel's agent secret, where the gateway requires one besides the token (prefer
+    /// <see cref="SecretFile"/>). Sent only when registering, never logged.
+    /// </summary>
+    public string? Secret { get; set; }
+
+    /// <summary>A file whose content (trimmed) is the agent secret.</summary>
+    public string? SecretFile { get; set; }
+
     /// <summary>The local server requests are replayed against. Default: <c>http://localhost:80</c>.</summary>
     public Uri Target { get; set; } = new("http://localhost:80");
 

@@ -16,6 +16,9 @@ internal sealed class GatewayConnector : IDisposable
     /// <summary>The registration request header that carries the token; never the URL, which proxies and servers log.</summary>
     public const string TokenHeader = "X-WStunnel-Token";
 
+    /// <summary>Carries the tunnel's agent secret when one is configured; only on registration.</summary>
+    public const string SecretHeader = "X-WStunnel-Secret";
+
     private readonly WStunnelAgentOptions _options;
     private readonly HttpMessageInvoker _invoker;
     private readonly GatewayCertificateValidator? _validator;
@@ -74,11 +77,16 @@ internal sealed class GatewayConnector : IDisposable
     /// <summary>The registration URL: the configured server, with <c>/_tunnel</c> when no path was given.</summary>
     public Uri EndpointUri { get; }
 
-    public async Task<WebSocket> ConnectAsync(string token, CancellationToken cancellationToken)
+    public async Task<WebSocket> ConnectAsync(string token, string? secret, CancellationToken cancellationToken)
     {
         var webSocket = new ClientWebSocket();
         webSocket.Options.AddSubProtocol(WebSocketTransport.SubProtocol);
         webSocket.Options.SetRequestHeader(TokenHeader, token);
+        if (secret is not null)
+        {
+            webSocket.Options.SetRequestHeader(SecretHeader, secret);
+        }
+
         webSocket.Options.KeepAliveInterval = _options.KeepAliveInterval;
         webSocket.Options.KeepAliveTimeout = _options.KeepAliveTimeout;
         webSocket.Options.CollectHttpResponseDetails = true;
@@ -112,12 +120,14 @@ internal sealed class GatewayConnector : IDisposable
     }
 
     /// <summary>Opens an HTTPS long-poll connection through the same handler: same proxy, same certificate checks.</summary>
-    public Task<LongPollClientTransport> ConnectLongPollAsync(string token, TimeProvider time, CancellationToken cancellationToken)
+    public Task<LongPollClientTransport> ConnectLongPollAsync(string token, string? secret, TimeProvider time, CancellationToken cancellationToken)
     {
         var https = new UriBuilder(EndpointUri) { Scheme = EndpointUri.Scheme == "ws" ? "http" : "https" }.Uri;
         // Its own connection pool: connections of an earlier, broken long-poll connection (perhaps
         // silently dead) must not carry the new one.
-        return LongPollClientTransport.ConnectAsync(new HttpMessageInvoker(CreateHandler()), https, TokenHeader, token, _options.KeepAliveTimeout, time, cancellationToken, ownsClient: true);
+        KeyValuePair<string, string>[] registration = secret is null ? [] : [new(SecretHeader, secret)];
+        return LongPollClientTransport.ConnectAsync(new HttpMessageInvoker(CreateHandler()), https, TokenHeader, token, _options.KeepAliveTimeout, time, cancellationToken,
+            ownsClient: true, connectHeaders: registration);
     }
 
     public void Dispose() => _invoker.Dispose();

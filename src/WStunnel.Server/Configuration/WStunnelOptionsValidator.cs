@@ -42,7 +42,27 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
                 errors.Add($"{Section}:Tunnels:{tunnel} is not a valid tunnel name: use letters, digits, '-' and '.', as in a DNS name.");
             }
 
-            var sources = new[] { tunnelOptions.Token, tunnelOptions.TokenFile, tunnelOptions.TokenEnvironmentVariable }.Count(s => !string.IsNullOrEmpty(s));
+            var secrets = TunnelSecretSource.CountAgentSecretSources(tunnelOptions);
+            if (secrets > 1)
+            {
+                errors.Add($"{Section}:Tunnels:{tunnel} may set at most one of AgentSecret, AgentSecretFile or AgentSecretEnvironmentVariable (found {secrets}).");
+            }
+            else if (secrets == 1)
+            {
+                try
+                {
+                    if (TunnelSecretSource.ReadAgentSecret(tunnelOptions)!.Length < options.MinimumTokenLength)
+                    {
+                        errors.Add($"{Section}:Tunnels:{tunnel} has an agent secret shorter than {options.MinimumTokenLength} characters.");
+                    }
+                }
+                catch (InvalidOperationException ex)
+                {
+                    errors.Add($"{Section}:Tunnels:{tunnel}: {ex.Message}");
+                }
+            }
+
+            var sources = TunnelSecretSource.CountTokenSources(tunnelOptions);
             if (sources != 1)
             {
                 errors.Add($"{Section}:Tunnels:{tunnel} must set exactly one of Token, TokenFile or TokenEnvironmentVariable (found {sources}).");
@@ -51,7 +71,7 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
 
             try
             {
-                var token = TunnelTokenSource.Read(tunnelOptions);
+                var token = TunnelSecretSource.ReadToken(tunnelOptions);
                 if (token.Length < options.MinimumTokenLength)
                 {
                     errors.Add($"{Section}:Tunnels:{tunnel} has a token shorter than {options.MinimumTokenLength} characters.");

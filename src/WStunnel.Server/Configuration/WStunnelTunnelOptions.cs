@@ -14,4 +14,19 @@ public sealed class WStunnelTunnelOptions
 
     /// <summary>An environment variable that holds the token.</summary>
     public string? TokenEnvironmentVariable { get; set; }
+
+    /// <summary>
+    /// A secret that agents serving this tunnel must present besides the token (header
+    /// <c>X-WStunnel-Secret</c>, compared in constant time). Clients know a tunnel's token — it is in
+    /// the URLs they call — so without a secret anyone who can call the tunnel could also register
+    /// an agent for it. Give at most one of this, <see cref="AgentSecretFile"/> or
+    /// <see cref="AgentSecretEnvironmentVariable"/>; none admits agents by token alone.
+    /// </summary>
+    public string? AgentSecret { get; set; }
+
+    /// <summary>A file whose content (trimmed) is the agent secret.</summary>
+    public string? AgentSecretFile { get; set; }
+
+    /// <summary>An environment variable that holds the agent secret.</summary>
+    public string? AgentSecretEnvironmentVariable { get; set; }
 }

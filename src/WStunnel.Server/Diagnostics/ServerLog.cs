@@ -48,6 +48,9 @@ internal static partial class ServerLog
     [LoggerMessage(1015, LogLevel.Warning, "Request for tunnel {Tunnel} answered 504: no response within the request timeout of {Timeout}")]
     public static partial void RequestTimedOut(ILogger logger, string tunnel, TimeSpan timeout);
 
+    [LoggerMessage(1009, LogLevel.Warning, "Agent registration for tunnel {Tunnel} from {RemoteAddress} refused with 403: its agent secret is missing or wrong; the tunnel's connected agent, if any, keeps serving")]
+    public static partial void AgentSecretRejected(ILogger logger, string tunnel, IPAddress? remoteAddress);
+
     [LoggerMessage(1020, LogLevel.Information, "Gateway stopping: closing {Count} agent sessions with a grace period of {GracePeriod}")]
     public static partial void ShuttingDown(ILogger logger, int count, TimeSpan gracePeriod);
 }

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -42,6 +44,16 @@ internal sealed class AgentAdmission(TunnelRegistry registry, IOptions<WStunnelO
             return null;
         }
 
+        // Checked before anything else touches the tunnel: a wrong secret must not disturb the agent serving it.
+        if (tunnel.AgentSecretHash is { } expected && !SecretMatches(context, expected))
+        {
+            ServerLog.AgentSecretRejected(logger, tunnel.DisplayName, context.Connection.RemoteIpAddress);
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync("The agent secret for this tunnel is missing or wrong.\n", context.RequestAborted).ConfigureAwait(false);
+            return null;
+        }
+
         // An agent coming back to its own tunnel (reconnecting, resuming) never counts against the limit.
         if (tunnel.Session is null && registry.SessionCount >= _options.Limits.MaxTunnels)
         {
@@ -52,6 +64,13 @@ internal sealed class AgentAdmission(TunnelRegistry registry, IOptions<WStunnelO
         }
 
         return tunnel;
+    }
+
+    /// <summary>Compares hashes in constant time, so the answer's timing says nothing about the secret.</summary>
+    private static bool SecretMatches(HttpContext context, byte[] expected)
+    {
+        var presented = context.Request.Headers[AgentHeaders.Secret].ToString().Trim();
+        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), expected);
     }
 
     public async Task RefuseAsync(HttpContext context, int status, string message)

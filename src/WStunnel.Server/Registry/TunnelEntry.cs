@@ -20,6 +20,9 @@ internal sealed class TunnelEntry(TokenKey key, string? name)
 
     public TunnelSession? Session => Volatile.Read(ref _session);
 
+    /// <summary>SHA-256 of the secret agents must present for this tunnel; null when the token suffices.</summary>
+    public byte[]? AgentSecretHash { get; init; }
+
     /// <summary>Requests waiting for this tunnel's agent.</summary>
     public TunnelWaitQueue Queue { get; } = new();
 

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Options;
 using WStunnel.Protocol.Session;
 using WStunnel.Server.Configuration;
@@ -28,7 +30,10 @@ internal sealed class TunnelRegistry
         var named = new Dictionary<string, TunnelEntry>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, tunnel) in _options.Tunnels)
         {
-            var entry = new TunnelEntry(TokenKey.From(TunnelTokenSource.Read(tunnel)), name);
+            var entry = new TunnelEntry(TokenKey.From(TunnelSecretSource.ReadToken(tunnel)), name)
+            {
+                AgentSecretHash = TunnelSecretSource.ReadAgentSecret(tunnel) is { } secret ? SHA256.HashData(Encoding.UTF8.GetBytes(secret)) : null,
+            };
             named[name] = entry;
             _byToken[entry.Key] = entry;
         }

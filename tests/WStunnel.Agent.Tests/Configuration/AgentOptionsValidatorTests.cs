@@ -51,4 +51,15 @@ public sealed class AgentOptionsValidatorTests
     public void A_replay_buffer_too_small_for_one_frame_is_named() =>
         Assert.Contains("WStunnelAgent:MaxReplayBytes must be at least 65536",
             Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", MaxReplayBytes = 1000 }), StringComparison.Ordinal);
+
+    [Fact]
+    public void The_agent_secret_comes_from_one_place_that_can_be_read()
+    {
+        var both = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", Secret = "s-0123456789abcdef", SecretFile = "/x" });
+        Assert.Contains("set at most one of Secret or SecretFile", both, StringComparison.Ordinal);
+        Assert.DoesNotContain("s-0123456789abcdef", both, StringComparison.Ordinal);
+
+        var missing = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", SecretFile = "/nonexistent/secret" });
+        Assert.Contains("SecretFile '/nonexistent/secret' cannot be read", missing, StringComparison.Ordinal);
+    }
 }

@@ -55,13 +55,29 @@ public sealed class WStunnelOptionsValidatorTests
     }
 
     [Fact]
+    public void A_named_tunnels_agent_secret_is_checked_and_never_echoed()
+    {
+        var options = new WStunnelOptions();
+        options.Tunnels["two"] = new WStunnelTunnelOptions { Token = "0123456789abcdef", AgentSecret = "secret-one-0123456789", AgentSecretFile = "/x" };
+        options.Tunnels["missing"] = new WStunnelTunnelOptions { Token = "0123456789abcdeg", AgentSecretFile = "/nonexistent/secret" };
+        options.Tunnels["short"] = new WStunnelTunnelOptions { Token = "0123456789abcdeh", AgentSecret = "tiny-secret" };
+        options.Tunnels["fine"] = new WStunnelTunnelOptions { Token = "0123456789abcdei", AgentSecret = "a-long-enough-agent-secret" };
+        var failures = Failures(options).ToList();
+        Assert.Contains(failures, f => f.Contains("Tunnels:two may set at most one of AgentSecret", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("Tunnels:missing: AgentSecretFile '/nonexistent/secret' cannot be read", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("Tunnels:short has an agent secret shorter", StringComparison.Ordinal));
+        Assert.DoesNotContain(failures, f => f.Contains("Tunnels:fine", StringComparison.Ordinal));
+        Assert.DoesNotContain(failures, f => f.Contains("tiny-secret", StringComparison.Ordinal) || f.Contains("secret-one", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_token_file_is_read_and_trimmed()
     {
         var file = Path.GetTempFileName();
         File.WriteAllText(file, "  file-token-0123456789\n");
         try
         {
-            Assert.Equal("file-token-0123456789", TunnelTokenSource.Read(new WStunnelTunnelOptions { TokenFile = file }));
+            Assert.Equal("file-token-0123456789", TunnelSecretSource.ReadToken(new WStunnelTunnelOptions { TokenFile = file }));
         }
         finally
         {

@@ -51,13 +51,14 @@ internal sealed class LongPollClientTransport : ITunnelTransport
     /// fails) when <paramref name="ownsClient"/> is set.
     /// </summary>
     public static async Task<LongPollClientTransport> ConnectAsync(
-        HttpMessageInvoker client, Uri endpoint, string tokenHeader, string token, TimeSpan failureTimeout, TimeProvider time, CancellationToken cancellationToken, bool ownsClient = false)
+        HttpMessageInvoker client, Uri endpoint, string tokenHeader, string token, TimeSpan failureTimeout, TimeProvider time, CancellationToken cancellationToken,
+        bool ownsClient = false, IEnumerable<KeyValuePair<string, string>>? connectHeaders = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(endpoint);
         try
         {
-            var transport = await ConnectCoreAsync(client, endpoint, tokenHeader, token, failureTimeout, time, cancellationToken).ConfigureAwait(false);
+            var transport = await ConnectCoreAsync(client, endpoint, tokenHeader, token, failureTimeout, time, connectHeaders ?? [], cancellationToken).ConfigureAwait(false);
             transport._ownsClient = ownsClient;
             return transport;
         }
@@ -69,10 +70,16 @@ internal sealed class LongPollClientTransport : ITunnelTransport
     }
 
     private static async Task<LongPollClientTransport> ConnectCoreAsync(
-        HttpMessageInvoker client, Uri endpoint, string tokenHeader, string token, TimeSpan failureTimeout, TimeProvider time, CancellationToken cancellationToken)
+        HttpMessageInvoker client, Uri endpoint, string tokenHeader, string token, TimeSpan failureTimeout, TimeProvider time,
+        IEnumerable<KeyValuePair<string, string>> connectHeaders, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, Combine(endpoint, LongPollProtocol.ConnectPath)) { Content = new ByteArrayContent([]) };
         request.Headers.TryAddWithoutValidation(tokenHeader, token);
+        foreach (var (name, value) in connectHeaders)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
         using var response = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.OK
             || !response.Headers.TryGetValues(LongPollProtocol.ConnectionHeader, out var ids)
