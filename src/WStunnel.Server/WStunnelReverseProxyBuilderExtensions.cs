@@ -7,6 +7,7 @@ using WStunnel.Server.Configuration;
 using WStunnel.Server.Endpoints;
 using WStunnel.Server.Forwarding;
 using WStunnel.Server.Registry;
+using WStunnel.Server.Security;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -43,6 +44,7 @@ public static class WStunnelReverseProxyBuilderExtensions
         services.AddSingleton<TunnelRegistry>();
         services.AddSingleton<TunnelForwarder>();
         services.AddSingleton<AgentAdmission>();
+        services.AddSingleton<ClientRateLimiter>();
         services.AddSingleton<TunnelSessionRunner>();
         services.AddSingleton<WebSocketEndpoint>();
         services.AddSingleton<LongPollEndpoints>();

@@ -7,6 +7,7 @@ using WStunnel.Server.Configuration;
 using WStunnel.Server.Diagnostics;
 using WStunnel.Server.Forwarding;
 using WStunnel.Server.Registry;
+using WStunnel.Server.Security;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
 
@@ -19,10 +20,12 @@ namespace WStunnel.Server.Addressing;
 /// </summary>
 internal sealed class TunnelTransformProvider(
     TunnelRegistry registry,
+    ClientRateLimiter rateLimiter,
     IOptions<WStunnelOptions> options,
     ILogger<TunnelTransformProvider> logger) : ITransformProvider
 {
     internal const string NotFoundMessage = "No tunnel is registered for this address.\n";
+    internal const string TooManyUnknownMessage = "Too many requests for unknown tunnels from this address.\n";
 
     public void ValidateRoute(TransformRouteValidationContext context)
     {
@@ -97,8 +100,18 @@ internal sealed class TunnelTransformProvider(
             }
 
             var response = transform.HttpContext.Response;
-            response.StatusCode = StatusCodes.Status404NotFound;
             response.ContentType = "text/plain; charset=utf-8";
+            if (!rateLimiter.TryUnknownToken(transform.HttpContext.Connection.RemoteIpAddress, out var retryAfter))
+            {
+                // Guessing tokens gets slow. Requests for known tokens are never counted or held up.
+                ServerLog.UnknownTokensLimited(logger, transform.HttpContext.Connection.RemoteIpAddress);
+                response.StatusCode = StatusCodes.Status429TooManyRequests;
+                response.Headers.RetryAfter = Endpoints.AgentAdmission.RetryAfterSeconds(retryAfter);
+                await response.WriteAsync(TooManyUnknownMessage, transform.CancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            response.StatusCode = StatusCodes.Status404NotFound;
             await response.WriteAsync(NotFoundMessage, transform.CancellationToken).ConfigureAwait(false);
             return;
         }

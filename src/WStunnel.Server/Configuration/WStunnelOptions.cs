@@ -86,6 +86,9 @@ public sealed class WStunnelOptions
     /// <summary>Queueing of requests while a tunnel's agent reconnects.</summary>
     public WStunnelQueueOptions Queue { get; } = new();
 
+    /// <summary>Per client address limits on registrations and unknown-token requests.</summary>
+    public WStunnelRateLimitOptions RateLimits { get; } = new();
+
     /// <summary>Limits of the tunnel protocol on the gateway's side.</summary>
     public WStunnelLimitsOptions Limits { get; } = new();
 }

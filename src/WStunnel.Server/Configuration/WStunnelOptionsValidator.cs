@@ -118,6 +118,11 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
             errors.Add($"{Section}:Queue:MaxPerTunnel must be at least 0 and Queue:MaxTotal at least Queue:MaxPerTunnel.");
         }
 
+        if (options.RateLimits.RegistrationsPerMinute < 0 || options.RateLimits.UnknownTokenRequestsPerMinute < 0)
+        {
+            errors.Add($"{Section}:RateLimits:RegistrationsPerMinute and RateLimits:UnknownTokenRequestsPerMinute must be 0 (off) or more.");
+        }
+
         var limits = options.Limits;
         if (limits.MaxFramePayload is < SessionLimits.MinFramePayload or > SessionLimits.MaxFramePayloadCeiling)
         {

@@ -33,6 +33,9 @@ internal static partial class ServerLog
     [LoggerMessage(1010, LogLevel.Debug, "Request for unknown tunnel token {Fingerprint} answered 404")]
     public static partial void UnknownToken(ILogger logger, string fingerprint);
 
+    [LoggerMessage(1016, LogLevel.Warning, "Requests for unknown tunnels from {RemoteAddress} answered 429: over WStunnel:RateLimits:UnknownTokenRequestsPerMinute")]
+    public static partial void UnknownTokensLimited(ILogger logger, IPAddress? remoteAddress);
+
     [LoggerMessage(1011, LogLevel.Information, "Request for tunnel {Tunnel} answered 502: no agent is connected")]
     public static partial void TunnelOffline(ILogger logger, string tunnel);
 

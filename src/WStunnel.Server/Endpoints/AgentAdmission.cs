@@ -6,11 +6,13 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WStunnel.Server.Diagnostics;
 using WStunnel.Server.Registry;
+using WStunnel.Server.Security;
 
 namespace WStunnel.Server.Endpoints;
 
 /// <summary>The registration rules every tunnel endpoint applies, whatever the transport.</summary>
-internal sealed class AgentAdmission(TunnelRegistry registry, IOptions<WStunnelOptions> options, IHostApplicationLifetime lifetime, ILogger<AgentAdmission> logger)
+internal sealed class AgentAdmission(
+    TunnelRegistry registry, ClientRateLimiter rateLimiter, IOptions<WStunnelOptions> options, IHostApplicationLifetime lifetime, ILogger<AgentAdmission> logger)
 {
     private readonly WStunnelOptions _options = options.Value;
 
@@ -21,6 +23,14 @@ internal sealed class AgentAdmission(TunnelRegistry registry, IOptions<WStunnelO
         {
             context.Response.Headers.RetryAfter = "5";
             await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "The gateway is shutting down.").ConfigureAwait(false);
+            return null;
+        }
+
+        if (!rateLimiter.TryRegistration(context.Connection.RemoteIpAddress, out var retryAfter))
+        {
+            context.Response.Headers.RetryAfter = RetryAfterSeconds(retryAfter);
+            await RefuseAsync(context, StatusCodes.Status429TooManyRequests,
+                $"Too many agent registrations from this address (WStunnel:RateLimits:RegistrationsPerMinute is {_options.RateLimits.RegistrationsPerMinute}).").ConfigureAwait(false);
             return null;
         }
 
@@ -65,6 +75,10 @@ internal sealed class AgentAdmission(TunnelRegistry registry, IOptions<WStunnelO
 
         return tunnel;
     }
+
+    /// <summary>Whole seconds, at least one, as <c>Retry-After</c> wants them.</summary>
+    internal static string RetryAfterSeconds(TimeSpan wait) =>
+        Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Compares hashes in constant time, so the answer's timing says nothing about the secret.</summary>
     private static bool SecretMatches(HttpContext context, byte[] expected)

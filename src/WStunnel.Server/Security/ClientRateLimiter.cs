@@ -1,0 +1,64 @@
+using System.Net;
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace WStunnel.Server.Security;
+
+/// <summary>
+/// The gateway's own per address limits (<see cref="WStunnelRateLimitOptions"/>). They live in the
+/// extension rather than in ASP.NET Core's rate limiting middleware so that they hold whether or not
+/// the application calls <c>UseRateLimiter()</c>: a limit that is configured is always enforced.
+/// </summary>
+internal sealed class ClientRateLimiter : IDisposable
+{
+    private readonly PartitionedRateLimiter<IPAddress>? _registrations;
+    private readonly PartitionedRateLimiter<IPAddress>? _unknownTokens;
+
+    public ClientRateLimiter(IOptions<WStunnelOptions> options)
+    {
+        var limits = options.Value.RateLimits;
+        _registrations = PerMinute(limits.RegistrationsPerMinute);
+        _unknownTokens = PerMinute(limits.UnknownTokenRequestsPerMinute);
+    }
+
+    /// <summary>Whether <paramref name="client"/> may register an agent now; if not, when to try again.</summary>
+    public bool TryRegistration(IPAddress? client, out TimeSpan retryAfter) => TryAcquire(_registrations, client, out retryAfter);
+
+    /// <summary>Counts a request for an unknown token; false once <paramref name="client"/> made too many.</summary>
+    public bool TryUnknownToken(IPAddress? client, out TimeSpan retryAfter) => TryAcquire(_unknownTokens, client, out retryAfter);
+
+    private static bool TryAcquire(PartitionedRateLimiter<IPAddress>? limiter, IPAddress? client, out TimeSpan retryAfter)
+    {
+        retryAfter = TimeSpan.Zero;
+        if (limiter is null)
+        {
+            return true;
+        }
+
+        using var lease = limiter.AttemptAcquire(client ?? IPAddress.None);
+        if (lease.IsAcquired)
+        {
+            return true;
+        }
+
+        retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
+        return false;
+    }
+
+    private static PartitionedRateLimiter<IPAddress>? PerMinute(int permits) => permits <= 0
+        ? null
+        : PartitionedRateLimiter.Create<IPAddress, IPAddress>(client => RateLimitPartition.GetTokenBucketLimiter(client, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = permits,
+            TokensPerPeriod = permits,
+            ReplenishmentPeriod = TimeSpan.FromMinutes(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        }));
+
+    public void Dispose()
+    {
+        _registrations?.Dispose();
+        _unknownTokens?.Dispose();
+    }
+}
