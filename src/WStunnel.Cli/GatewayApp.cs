@@ -26,6 +26,9 @@ internal static class GatewayApp
         builder.Configuration.AddEnvironmentVariables("WSTUNNEL__");
         builder.Configuration.AddCommandLine(args);
         builder.WebHost.UseKestrelHttpsConfiguration();
+
+        // No "Server: Kestrel" banner on the internet-facing gateway.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
         configure?.Invoke(builder);
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))

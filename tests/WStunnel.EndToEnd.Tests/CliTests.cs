@@ -41,4 +41,16 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
         Assert.NotEqual(0, await server.WaitForExitAsync(TimeSpan.FromMinutes(1)));
         Assert.DoesNotContain("Unhandled exception", server.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_standalone_gateway_answers_its_health_check_without_a_server_banner()
+    {
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate);
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+
+        using var response = await client.GetAsync("/_health_check");
+
+        Assert.Equal("WSTUNSRV RUNNING", (await response.Content.ReadAsStringAsync()).Trim());
+        Assert.False(response.Headers.Contains("Server"), "the gateway must not announce its server software");
+    }
 }
