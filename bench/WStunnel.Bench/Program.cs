@@ -22,7 +22,7 @@ switch (command)
     case "micro":
         // In process: the harness is already built in Release, and no project needs generating.
         BenchmarkSwitcher.FromAssembly(typeof(BenchBackend).Assembly).Run(
-            [.. options.Length == 0 ? ["--filter", "*"] : options, .. options.Contains("--inProcess") ? Array.Empty<string>() : ["--inProcess"]],
+            [.. options, .. options.Contains("--filter") ? Array.Empty<string>() : ["--filter", "*"], .. options.Contains("--inProcess") ? Array.Empty<string>() : ["--inProcess"]],
             DefaultConfig.Instance.WithOptions(ConfigOptions.JoinSummary));
         return 0;
     case "e2e":

@@ -11,8 +11,8 @@ internal sealed class PipeTransport(PipeReader input, PipeWriter output) : ITunn
 
     public static (PipeTransport Gateway, PipeTransport Agent) CreatePair()
     {
-        var toAgent = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
-        var toGateway = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+        var toAgent = new Pipe(new PipeOptions(pauseWriterThreshold: 0, minimumSegmentSize: 64 * 1024));
+        var toGateway = new Pipe(new PipeOptions(pauseWriterThreshold: 0, minimumSegmentSize: 64 * 1024));
         return (new PipeTransport(toGateway.Reader, toAgent.Writer), new PipeTransport(toAgent.Reader, toGateway.Writer));
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using WStunnel.Protocol.Frames;
 using WStunnel.Protocol.Transports;
@@ -26,8 +27,8 @@ internal sealed class TunnelSession : IAsyncDisposable
     private readonly Queue<OutgoingFrame> _control = new();
     private readonly Queue<TunnelStream> _ready = new();
     private readonly List<TunnelStream> _sessionCreditWaiters = [];
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(
-        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    // Wake-ups for the write loop; it drains them all and sends whatever is queued.
+    private readonly Channel<bool> _wake = Channel.CreateUnbounded<bool>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _receiveBufferSize;
@@ -300,6 +301,7 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     private ulong ReceivedSequence => Volatile.Read(ref _receivedSequence);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FrameHeader> ReceiveFrameAsync(CancellationToken cancellationToken)
     {
         while (true)
@@ -317,6 +319,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReceiveMoreAsync(CancellationToken cancellationToken)
     {
         if (_receiveStart == _receiveEnd && ActiveStreams == 0)
@@ -858,6 +861,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         RemoveIfDone(stream);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask WriteDataAsync(TunnelStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         while (!data.IsEmpty)
@@ -1120,7 +1124,11 @@ internal sealed class TunnelSession : IAsyncDisposable
             Wake(); // frames queued while the connection was being set up
             while (await _wake.Reader.WaitToReadAsync(connection).ConfigureAwait(false))
             {
-                _wake.Reader.TryRead(out _);
+                while (_wake.Reader.TryRead(out _))
+                {
+                    // one pass below serves every wake-up so far
+                }
+
                 while (TakeBatch(frames, out var size))
                 {
                     batch = ArrayPool<byte>.Shared.Rent(size);

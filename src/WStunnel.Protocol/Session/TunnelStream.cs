@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using WStunnel.Protocol.Frames;
 
 namespace WStunnel.Protocol.Session;
@@ -23,8 +24,8 @@ internal sealed class TunnelStream
     private readonly TunnelSession _session;
     private readonly Pipe _inbound = new(InboundPipeOptions);
     private readonly Lock _inboundLock = new();
-    // Completed by the read loop outside its lock; the waiting request goes on inline (measured: p50
-    // latency down by about 15 % against a hop through the thread pool) and yields at its first read of the body.
+    // Completed by the read loop outside its lock; the waiting request goes on inline, sparing a hop
+    // through the thread pool per response, and yields at its first read of the body.
     private readonly TaskCompletionSource<ResponseHead> _responseHead = new();
     private readonly CancellationTokenSource _aborted = new();
     private bool _inboundCompleted;
@@ -83,6 +84,7 @@ internal sealed class TunnelStream
     public void Reset(ErrorCode code = ErrorCode.Cancel) => _session.ResetStream(this, code, sendFrame: true);
 
     /// <summary>Reads inbound body bytes; 0 at the end of the body. Throws <see cref="TunnelStreamException"/> when the stream was reset.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (destination.IsEmpty)

@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using WStunnel.Protocol.Frames;
 
 namespace WStunnel.Protocol.Transports;
@@ -14,6 +15,7 @@ internal sealed class WebSocketTransport(WebSocket webSocket) : ITunnelTransport
     public ValueTask SendAsync(ReadOnlyMemory<byte> batch, CancellationToken cancellationToken) =>
         webSocket.SendAsync(batch, WebSocketMessageType.Binary, endOfMessage: true, cancellationToken);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         while (true)
@@ -36,6 +38,7 @@ internal sealed class WebSocketTransport(WebSocket webSocket) : ITunnelTransport
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> WaitToReceiveAsync(CancellationToken cancellationToken)
     {
         // A zero-byte receive waits for the next message's header in the WebSocket's own small buffer.

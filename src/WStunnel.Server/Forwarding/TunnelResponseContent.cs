@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using WStunnel.Protocol.Session;
 
 namespace WStunnel.Server.Forwarding;
@@ -55,6 +56,7 @@ internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMes
 
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
