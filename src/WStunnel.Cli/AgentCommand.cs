@@ -20,6 +20,8 @@ internal static partial class AgentCommand
         var tokenFile = new Option<FileInfo?>("--token-file") { Description = $"File holding the token (at least 16 characters). Or set {TokenEnvironmentVariable}." };
         var token = new Option<string?>("--token") { Description = "The token itself. Visible to other users in the process list: prefer --token-file." };
         var secretFile = new Option<FileInfo?>("--secret-file") { Description = $"File holding the tunnel's agent secret, where the gateway requires one. Or set {SecretEnvironmentVariable}." };
+        var clientCert = new Option<FileInfo?>("--client-cert") { Description = "Client certificate for gateways that require one: PEM (with --client-key) or a PFX without a password." };
+        var clientKey = new Option<FileInfo?>("--client-key") { Description = "PEM private key of --client-cert." };
         var target = new Option<string>("--target") { Description = "Local server to replay requests against.", DefaultValueFactory = _ => "http://localhost:80" };
         var transport = new Option<AgentTransport>("--transport")
         {
@@ -38,7 +40,7 @@ internal static partial class AgentCommand
               wstunnel agent --server wss://gateway.example.com --token-file /etc/wstunnel/token --target http://localhost:8080
               WSTUNNEL_TOKEN=... wstunnel agent --server wss://gateway.example.com --proxy http://proxy.corp:3128
             """)
-        { server, tokenFile, token, secretFile, target, transport, targetHttp2, caCert, insecure, proxy };
+        { server, tokenFile, token, secretFile, clientCert, clientKey, target, transport, targetHttp2, caCert, insecure, proxy };
 
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -71,6 +73,8 @@ internal static partial class AgentCommand
                 options.Token = tokenValue;
                 options.TokenFile = fileValue;
                 options.SecretFile = result.GetValue(secretFile)?.FullName ?? options.SecretFile;
+                options.ClientCertificateFile = result.GetValue(clientCert)?.FullName ?? options.ClientCertificateFile;
+                options.ClientKeyFile = result.GetValue(clientKey)?.FullName ?? options.ClientKeyFile;
                 if (options.SecretFile is null && Environment.GetEnvironmentVariable(SecretEnvironmentVariable) is { Length: > 0 } secret)
                 {
                     options.Secret = secret;

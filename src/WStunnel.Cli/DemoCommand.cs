@@ -41,12 +41,8 @@ internal static class DemoCommand
         await backend.StartAsync(cancellationToken).ConfigureAwait(false);
         var backendUrl = Address(backend);
 
-        await using var gateway = GatewayApp.Build(["--urls", "https://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:WStunnel", "Information", "--Logging:LogLevel:Microsoft.AspNetCore.DataProtection", "Error"], null,
-            builder =>
-            {
-                GatewayApp.UseCertificate(builder, certificate);
-                builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
-            });
+        await using var gateway = GatewayApp.Build(["--urls", "https://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:WStunnel", "Information", "--Logging:LogLevel:Microsoft.AspNetCore.DataProtection", "Error"], null, certificate,
+            builder => builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>());
         await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
         var gatewayUrl = Address(gateway).Replace("127.0.0.1", "localhost", StringComparison.Ordinal);
 

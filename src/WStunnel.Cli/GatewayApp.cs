@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -13,7 +14,7 @@ internal static class GatewayApp
     /// Builds the gateway. Configuration comes only from <paramref name="configFile"/>, then <c>WSTUNNEL__</c>
     /// environment variables, then <paramref name="args"/>, each overriding the one before.
     /// </summary>
-    public static WebApplication Build(string[] args, string? configFile, Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication Build(string[] args, string? configFile, X509Certificate2? certificate = null, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Configuration.Sources.Clear();
@@ -27,8 +28,27 @@ internal static class GatewayApp
         builder.Configuration.AddCommandLine(args);
         builder.WebHost.UseKestrelHttpsConfiguration();
 
-        // No "Server: Kestrel" banner on the internet-facing gateway.
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+        var agentCertificates = builder.Configuration.GetValue<bool>($"{WStunnel.Server.WStunnelOptions.SectionName}:AgentCertificates:Required");
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // No "Server: Kestrel" banner on the internet-facing gateway.
+            kestrel.AddServerHeader = false;
+            kestrel.ConfigureHttpsDefaults(https =>
+            {
+                if (certificate is not null)
+                {
+                    https.ServerCertificate = certificate;
+                }
+
+                if (agentCertificates)
+                {
+                    // Ask for client certificates without requiring them (public clients have none), and
+                    // judge them where the agent registers, against the configured CA only.
+                    https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+                    https.ClientCertificateValidation = static (_, _, _) => true;
+                }
+            });
+        });
         configure?.Invoke(builder);
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
@@ -40,7 +60,4 @@ internal static class GatewayApp
         return app;
     }
 
-    /// <summary>Serves HTTPS with a PEM certificate and key given on the command line.</summary>
-    public static void UseCertificate(WebApplicationBuilder builder, X509Certificate2 certificate) =>
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
 }

@@ -52,13 +52,7 @@ internal static class ServerCommand
 
             try
             {
-                await using var app = GatewayApp.Build(args, configFile, builder =>
-                {
-                    if (certificate is not null)
-                    {
-                        GatewayApp.UseCertificate(builder, certificate);
-                    }
-                });
+                await using var app = GatewayApp.Build(args, configFile, certificate);
                 _ = app.Services.GetRequiredService<IOptions<WStunnel.Server.WStunnelOptions>>().Value; // validate before Kestrel starts
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
                 await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);

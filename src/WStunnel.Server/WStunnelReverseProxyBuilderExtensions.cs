@@ -45,6 +45,7 @@ public static class WStunnelReverseProxyBuilderExtensions
         services.AddSingleton<TunnelForwarder>();
         services.AddSingleton<AgentAdmission>();
         services.AddSingleton<ClientRateLimiter>();
+        services.AddSingleton<AgentCertificateValidator>();
         services.AddSingleton<TunnelSessionRunner>();
         services.AddSingleton<WebSocketEndpoint>();
         services.AddSingleton<LongPollEndpoints>();

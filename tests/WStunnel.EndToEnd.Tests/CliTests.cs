@@ -53,4 +53,25 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
         Assert.Equal("WSTUNSRV RUNNING", (await response.Content.ReadAsStringAsync()).Trim());
         Assert.False(response.Headers.Contains("Server"), "the gateway must not announce its server software");
     }
+
+    [Fact]
+    public async Task The_standalone_gateway_requiring_agent_certificates_admits_the_cli_agent_that_presents_one()
+    {
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate,
+            new { AgentCertificates = new { Required = true, TrustedCaFile = fixture.Certificate.CaFile } });
+        using var certificate = fixture.Certificate.IssueClientCertificate("cli-agent");
+        var token = "cli-certified-" + Guid.NewGuid().ToString("N");
+        var server = TunnelFixture.AgentServer(gateway.Address).ToString();
+        using var without = CliProcess.Start(["agent", "--server", server, "--ca-cert", fixture.Certificate.CaFile, "--target", fixture.Backend.Address.ToString()],
+            new Dictionary<string, string> { ["WSTUNNEL_TOKEN"] = "cli-uncertified-" + Guid.NewGuid().ToString("N") });
+        using var with = CliProcess.Start(
+            ["agent", "--server", server, "--ca-cert", fixture.Certificate.CaFile, "--target", fixture.Backend.Address.ToString(),
+             "--client-cert", certificate.CertificateFile, "--client-key", certificate.KeyFile],
+            new Dictionary<string, string> { ["WSTUNNEL_TOKEN"] = token });
+
+        await with.WaitForOutputAsync("Tunnel open", TimeSpan.FromMinutes(1));
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200"));
+        Assert.Contains("403", await without.WaitForOutputAsync("Could not open the tunnel", TimeSpan.FromMinutes(1)), StringComparison.Ordinal);
+    }
 }

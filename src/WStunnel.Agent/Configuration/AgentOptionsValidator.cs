@@ -59,6 +59,15 @@ internal sealed class AgentOptionsValidator : IValidateOptions<WStunnelAgentOpti
             }
         }
 
+        try
+        {
+            AgentClientCertificate.Load(options)?.Dispose();
+        }
+        catch (InvalidOperationException ex)
+        {
+            errors.Add($"{Section}:{ex.Message}");
+        }
+
         if (!options.Target.IsAbsoluteUri || options.Target.Scheme is not ("http" or "https") || options.Target.PathAndQuery != "/")
         {
             errors.Add($"{Section}:Target must be an origin such as http://localhost:80, without a path (got '{options.Target}').");

@@ -24,6 +24,15 @@ public sealed class WStunnelAgentOptions
     /// <summary>A file whose content (trimmed) is the agent secret.</summary>
     public string? SecretFile { get; set; }
 
+    /// <summary>
+    /// The client certificate presented to gateways that require one: a PEM certificate (with its key
+    /// in <see cref="ClientKeyFile"/>) or a PFX file without a password.
+    /// </summary>
+    public string? ClientCertificateFile { get; set; }
+
+    /// <summary>The PEM private key of <see cref="ClientCertificateFile"/>.</summary>
+    public string? ClientKeyFile { get; set; }
+
     /// <summary>The local server requests are replayed against. Default: <c>http://localhost:80</c>.</summary>
     public Uri Target { get; set; } = new("http://localhost:80");
 

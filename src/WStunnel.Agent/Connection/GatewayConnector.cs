@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
+using WStunnel.Agent.Configuration;
 using WStunnel.Agent.Diagnostics;
 using WStunnel.Protocol.Transports;
 using WStunnel.Protocol.Transports.LongPoll;
@@ -22,6 +24,7 @@ internal sealed class GatewayConnector : IDisposable
     private readonly WStunnelAgentOptions _options;
     private readonly HttpMessageInvoker _invoker;
     private readonly GatewayCertificateValidator? _validator;
+    private readonly X509Certificate2? _clientCertificate;
 
     public GatewayConnector(WStunnelAgentOptions options, ILogger logger)
     {
@@ -41,6 +44,7 @@ internal sealed class GatewayConnector : IDisposable
             AgentLog.UsingProxy(logger, $"{proxy.Scheme}://{proxy.Authority}");
         }
 
+        _clientCertificate = AgentClientCertificate.Load(options);
         _invoker = new HttpMessageInvoker(CreateHandler());
     }
 
@@ -57,6 +61,13 @@ internal sealed class GatewayConnector : IDisposable
         if (_validator is { } validator)
         {
             handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => validator.Validate(certificate, chain, errors);
+        }
+
+        if (_clientCertificate is { } clientCertificate)
+        {
+            // Always offer it: a gateway's list of acceptable issuers need not name a private CA.
+            handler.SslOptions.ClientCertificates = [clientCertificate];
+            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate;
         }
         else
         {
@@ -130,7 +141,11 @@ internal sealed class GatewayConnector : IDisposable
             ownsClient: true, connectHeaders: registration);
     }
 
-    public void Dispose() => _invoker.Dispose();
+    public void Dispose()
+    {
+        _invoker.Dispose();
+        _clientCertificate?.Dispose();
+    }
 
     internal static Uri TunnelEndpoint(Uri server)
     {

@@ -86,6 +86,9 @@ public sealed class WStunnelOptions
     /// <summary>Queueing of requests while a tunnel's agent reconnects.</summary>
     public WStunnelQueueOptions Queue { get; } = new();
 
+    /// <summary>Client certificates agents must present, when required.</summary>
+    public WStunnelAgentCertificateOptions AgentCertificates { get; } = new();
+
     /// <summary>Per client address limits on registrations and unknown-token requests.</summary>
     public WStunnelRateLimitOptions RateLimits { get; } = new();
 

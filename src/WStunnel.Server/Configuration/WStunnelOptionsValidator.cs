@@ -118,6 +118,25 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
             errors.Add($"{Section}:Queue:MaxPerTunnel must be at least 0 and Queue:MaxTotal at least Queue:MaxPerTunnel.");
         }
 
+        if (options.AgentCertificates.Required)
+        {
+            if (string.IsNullOrEmpty(options.AgentCertificates.TrustedCaFile))
+            {
+                errors.Add($"{Section}:AgentCertificates:TrustedCaFile is required when AgentCertificates:Required is set: agent certificates are trusted only from it.");
+            }
+            else
+            {
+                try
+                {
+                    Security.AgentCertificateValidator.LoadTrusted(options.AgentCertificates.TrustedCaFile);
+                }
+                catch (InvalidOperationException ex)
+                {
+                    errors.Add($"{Section}:{ex.Message}");
+                }
+            }
+        }
+
         if (options.RateLimits.RegistrationsPerMinute < 0 || options.RateLimits.UnknownTokenRequestsPerMinute < 0)
         {
             errors.Add($"{Section}:RateLimits:RegistrationsPerMinute and RateLimits:UnknownTokenRequestsPerMinute must be 0 (off) or more.");

@@ -54,6 +54,9 @@ internal static partial class ServerLog
     [LoggerMessage(1009, LogLevel.Warning, "Agent registration for tunnel {Tunnel} from {RemoteAddress} refused with 403: its agent secret is missing or wrong; the tunnel's connected agent, if any, keeps serving")]
     public static partial void AgentSecretRejected(ILogger logger, string tunnel, IPAddress? remoteAddress);
 
+    [LoggerMessage(1017, LogLevel.Warning, "Agent registration from {RemoteAddress} refused with 403: {Problem}")]
+    public static partial void AgentCertificateRejected(ILogger logger, IPAddress? remoteAddress, string problem);
+
     [LoggerMessage(1020, LogLevel.Information, "Gateway stopping: closing {Count} agent sessions with a grace period of {GracePeriod}")]
     public static partial void ShuttingDown(ILogger logger, int count, TimeSpan gracePeriod);
 }

@@ -12,7 +12,12 @@ namespace WStunnel.Server.Endpoints;
 
 /// <summary>The registration rules every tunnel endpoint applies, whatever the transport.</summary>
 internal sealed class AgentAdmission(
-    TunnelRegistry registry, ClientRateLimiter rateLimiter, IOptions<WStunnelOptions> options, IHostApplicationLifetime lifetime, ILogger<AgentAdmission> logger)
+    TunnelRegistry registry,
+    ClientRateLimiter rateLimiter,
+    AgentCertificateValidator certificates,
+    IOptions<WStunnelOptions> options,
+    IHostApplicationLifetime lifetime,
+    ILogger<AgentAdmission> logger)
 {
     private readonly WStunnelOptions _options = options.Value;
 
@@ -31,6 +36,15 @@ internal sealed class AgentAdmission(
             context.Response.Headers.RetryAfter = RetryAfterSeconds(retryAfter);
             await RefuseAsync(context, StatusCodes.Status429TooManyRequests,
                 $"Too many agent registrations from this address (WStunnel:RateLimits:RegistrationsPerMinute is {_options.RateLimits.RegistrationsPerMinute}).").ConfigureAwait(false);
+            return null;
+        }
+
+        if (certificates.Required
+            && certificates.Problem(await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false)) is { } problem)
+        {
+            ServerLog.AgentCertificateRejected(logger, context.Connection.RemoteIpAddress, problem);
+            await RefuseAsync(context, StatusCodes.Status403Forbidden,
+                "This gateway admits only agents with a client certificate it trusts (WStunnel:AgentCertificates).").ConfigureAwait(false);
             return null;
         }
 

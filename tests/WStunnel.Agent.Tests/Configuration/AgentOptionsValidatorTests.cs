@@ -62,4 +62,14 @@ public sealed class AgentOptionsValidatorTests
         var missing = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", SecretFile = "/nonexistent/secret" });
         Assert.Contains("SecretFile '/nonexistent/secret' cannot be read", missing, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_client_certificate_must_load_with_its_private_key()
+    {
+        var keyOnly = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", ClientKeyFile = "/x.key" });
+        Assert.Contains("ClientKeyFile is set without ClientCertificateFile", keyOnly, StringComparison.Ordinal);
+
+        var missing = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", ClientCertificateFile = "/nonexistent/agent.pem", ClientKeyFile = "/nonexistent/agent.key" });
+        Assert.Contains("ClientCertificateFile '/nonexistent/agent.pem' cannot be loaded", missing, StringComparison.Ordinal);
+    }
 }

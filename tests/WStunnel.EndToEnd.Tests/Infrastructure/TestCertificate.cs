@@ -60,10 +60,35 @@ internal sealed class TestCertificate : IDisposable
         Timeout = TimeSpan.FromMinutes(5),
     };
 
+    /// <summary>
+    /// A certificate this CA signs for an agent, written as PEM certificate and key files (deleted
+    /// with the returned handle); <paramref name="clientAuthentication"/> false makes one meant for servers only.
+    /// </summary>
+    public ClientCertificateFiles IssueClientCertificate(string commonName, bool clientAuthentication = true)
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(clientAuthentication ? "1.3.6.1.5.5.7.3.2" : "1.3.6.1.5.5.7.3.1")], false));
+        using var signed = request.Create(Authority, now.AddMinutes(-5), new DateTimeOffset(Authority.NotAfter).AddMinutes(-1), RandomNumberGenerator.GetBytes(8));
+        var directory = Directory.CreateTempSubdirectory("wstunnel-client-cert-").FullName;
+        var files = new ClientCertificateFiles(Path.Combine(directory, "agent.pem"), Path.Combine(directory, "agent.key"), directory);
+        File.WriteAllText(files.CertificateFile, signed.ExportCertificatePem());
+        File.WriteAllText(files.KeyFile, key.ExportPkcs8PrivateKeyPem());
+        return files;
+    }
+
     public void Dispose()
     {
         Authority.Dispose();
         Server.Dispose();
         File.Delete(CaFile);
     }
+}
+
+/// <summary>An agent's certificate and key as PEM files, as an operator would deploy them.</summary>
+internal sealed record ClientCertificateFiles(string CertificateFile, string KeyFile, string Directory) : IDisposable
+{
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -52,13 +53,19 @@ public class TunnelFixture : IAsyncLifetime
         await StartAgentAsync(NamedTunnelToken, Backend.Address);
     }
 
-    internal static async Task<WebApplication> StartGatewayAsync(TestCertificate certificate, Uri backend, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="https">Further settings of the gateway's HTTPS endpoint, e.g. asking for client certificates.</param>
+    internal static async Task<WebApplication> StartGatewayAsync(
+        TestCertificate certificate, Uri backend, Action<WebApplicationBuilder>? configure = null, Action<HttpsConnectionAdapterOptions>? https = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(System.Net.IPAddress.Loopback, 0, listen => listen.UseHttps(certificate.Server));
+            kestrel.Listen(System.Net.IPAddress.Loopback, 0, listen => listen.UseHttps(options =>
+            {
+                options.ServerCertificate = certificate.Server;
+                https?.Invoke(options);
+            }));
         });
         builder.Logging.ClearProviders();
         builder.Configuration.Sources.Clear(); // only what the test says; never an appsettings.json lying around

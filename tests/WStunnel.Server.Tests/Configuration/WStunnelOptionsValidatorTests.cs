@@ -71,6 +71,27 @@ public sealed class WStunnelOptionsValidatorTests
     }
 
     [Fact]
+    public void Required_agent_certificates_need_a_readable_trusted_CA_file()
+    {
+        var without = new WStunnelOptions { AgentCertificates = { Required = true } };
+        Assert.Contains(Failures(without), f => f.Contains("WStunnel:AgentCertificates:TrustedCaFile is required", StringComparison.Ordinal));
+
+        var missing = new WStunnelOptions { AgentCertificates = { Required = true, TrustedCaFile = "/nonexistent/ca.pem" } };
+        Assert.Contains(Failures(missing), f => f.Contains("WStunnel:AgentCertificates:TrustedCaFile '/nonexistent/ca.pem' cannot be read", StringComparison.Ordinal));
+
+        var empty = Path.GetTempFileName();
+        try
+        {
+            var notPem = new WStunnelOptions { AgentCertificates = { Required = true, TrustedCaFile = empty } };
+            Assert.Contains(Failures(notPem), f => f.Contains("holds no certificate", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(empty);
+        }
+    }
+
+    [Fact]
     public void A_token_file_is_read_and_trimmed()
     {
         var file = Path.GetTempFileName();

@@ -1,0 +1,68 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Options;
+
+namespace WStunnel.Server.Security;
+
+/// <summary>
+/// Decides whether an agent's client certificate is acceptable: it chains to the configured CA
+/// (and only to it, never to the machine's store), is valid now, and is meant for client authentication.
+/// </summary>
+internal sealed class AgentCertificateValidator
+{
+    private const string ClientAuthentication = "1.3.6.1.5.5.7.3.2";
+
+    private readonly X509Certificate2Collection _trusted = [];
+    private readonly X509RevocationMode _revocation;
+
+    public AgentCertificateValidator(IOptions<WStunnelOptions> options)
+    {
+        var settings = options.Value.AgentCertificates;
+        Required = settings.Required;
+        _revocation = settings.RevocationMode;
+        if (Required)
+        {
+            _trusted = LoadTrusted(settings.TrustedCaFile!);
+        }
+    }
+
+    public bool Required { get; }
+
+    /// <summary>Null when <paramref name="certificate"/> is acceptable, otherwise why not (no secrets in it).</summary>
+    public string? Problem(X509Certificate2? certificate)
+    {
+        if (certificate is null)
+        {
+            return "no client certificate was presented";
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(_trusted);
+        chain.ChainPolicy.RevocationMode = _revocation;
+        chain.ChainPolicy.ApplicationPolicy.Add(new Oid(ClientAuthentication));
+        if (chain.Build(certificate))
+        {
+            return null;
+        }
+
+        var reasons = chain.ChainStatus.Select(s => s.Status.ToString()).Distinct();
+        return $"certificate '{certificate.Subject}' (SHA-256 {certificate.GetCertHashString(HashAlgorithmName.SHA256)}) is not trusted: {string.Join(", ", reasons)}";
+    }
+
+    /// <summary>The CA certificates in a PEM file; throws with a message naming the setting when there are none.</summary>
+    public static X509Certificate2Collection LoadTrusted(string file)
+    {
+        var trusted = new X509Certificate2Collection();
+        try
+        {
+            trusted.ImportFromPemFile(file);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new InvalidOperationException($"AgentCertificates:TrustedCaFile '{file}' cannot be read as PEM certificates: {ex.Message}", ex);
+        }
+
+        return trusted.Count > 0 ? trusted : throw new InvalidOperationException($"AgentCertificates:TrustedCaFile '{file}' holds no certificate.");
+    }
+}
