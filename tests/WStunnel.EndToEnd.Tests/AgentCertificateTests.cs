@@ -1,14 +1,17 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using WStunnel.Agent;
 using WStunnel.EndToEnd.Tests.Infrastructure;
+using WStunnel.Server.Registry;
 
 namespace WStunnel.EndToEnd.Tests;
 
 /// <summary>A gateway that admits only agents with a client certificate from its own CA.</summary>
 public sealed class AgentCertificateTests(TunnelFixture fixture) : IClassFixture<TunnelFixture>, IAsyncLifetime
 {
+    private const string BoundToken = "bound-tunnel-token-0123456789";
     private readonly ListLogger _gatewayLog = new();
     private WebApplication _gateway = null!;
 
@@ -17,6 +20,8 @@ public sealed class AgentCertificateTests(TunnelFixture fixture) : IClassFixture
         {
             builder.Configuration["WStunnel:AgentCertificates:Required"] = "true";
             builder.Configuration["WStunnel:AgentCertificates:TrustedCaFile"] = fixture.Certificate.CaFile;
+            builder.Configuration["WStunnel:Tunnels:bound:Token"] = BoundToken;
+            builder.Configuration["WStunnel:Tunnels:bound:AgentIdentities:0"] = "CN=bound-agent";
             builder.Logging.AddProvider(new ListLoggerProvider(_gatewayLog));
         }, https =>
         {
@@ -70,6 +75,44 @@ public sealed class AgentCertificateTests(TunnelFixture fixture) : IClassFixture
 
         Assert.Contains("403", await log.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal);
         Assert.Contains("CN=server-only", await _gatewayLog.WaitForAsync("is not trusted"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_token_belongs_to_the_identity_that_registered_it_first_and_only_it_may_come_back()
+    {
+        using var alpha = fixture.Certificate.IssueClientCertificate("alpha");
+        using var beta = fixture.Certificate.IssueClientCertificate("beta");
+        var token = "owned-" + Guid.NewGuid().ToString("N");
+        await using var owner = await StartAgentAsync(token, AgentTransport.WebSocket, alpha, waitForTunnel: true);
+        var registry = _gateway.Services.GetRequiredService<TunnelRegistry>();
+        var session = registry.FindByToken(token)!.Session;
+
+        var log = new ListLogger();
+        await using var other = await StartAgentAsync(token, AgentTransport.WebSocket, beta, waitForTunnel: false, log);
+        Assert.Contains("403", await log.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal);
+        var warning = await _gatewayLog.WaitForAsync("is not an identity this tunnel admits");
+        Assert.Contains("CN=beta", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, warning, StringComparison.Ordinal);
+        Assert.Same(session, registry.FindByToken(token)!.Session);
+
+        // The owner's identity coming back (a restarted agent) takes its tunnel over.
+        await using var restarted = await StartAgentAsync(token, AgentTransport.WebSocket, alpha, waitForTunnel: true);
+        await Eventually.WaitUntil(() => !ReferenceEquals(session, registry.FindByToken(token)!.Session), "the owner's new session to replace the old one");
+    }
+
+    [Fact]
+    public async Task A_named_tunnel_admits_only_the_identities_configured_for_it()
+    {
+        using var right = fixture.Certificate.IssueClientCertificate("bound-agent");
+        using var wrong = fixture.Certificate.IssueClientCertificate("some-other-agent");
+        var log = new ListLogger();
+        await using var refused = await StartAgentAsync(BoundToken, AgentTransport.WebSocket, wrong, waitForTunnel: false, log);
+        Assert.Contains("403", await log.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal);
+        Assert.Contains("CN=some-other-agent", await _gatewayLog.WaitForAsync("is not an identity this tunnel admits"), StringComparison.Ordinal);
+
+        await using var admitted = await StartAgentAsync(BoundToken, AgentTransport.WebSocket, right, waitForTunnel: true);
+        using var client = fixture.Certificate.CreateClient(TunnelFixture.AddressOf(_gateway));
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{BoundToken}/status/200"));
     }
 
     private Task<RunningAgent> StartAgentAsync(string token, AgentTransport transport, ClientCertificateFiles? certificate, bool waitForTunnel, ListLogger? log = null) =>

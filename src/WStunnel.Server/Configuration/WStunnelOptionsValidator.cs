@@ -42,6 +42,11 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
                 errors.Add($"{Section}:Tunnels:{tunnel} is not a valid tunnel name: use letters, digits, '-' and '.', as in a DNS name.");
             }
 
+            if (tunnelOptions.AgentIdentities.Count > 0 && !options.AgentCertificates.Required)
+            {
+                errors.Add($"{Section}:Tunnels:{tunnel}:AgentIdentities needs AgentCertificates:Required: identities come from client certificates.");
+            }
+
             var secrets = TunnelSecretSource.CountAgentSecretSources(tunnelOptions);
             if (secrets > 1)
             {

@@ -29,4 +29,12 @@ public sealed class WStunnelTunnelOptions
 
     /// <summary>An environment variable that holds the agent secret.</summary>
     public string? AgentSecretEnvironmentVariable { get; set; }
+
+    /// <summary>
+    /// The agents allowed to serve this tunnel, by client certificate (needs
+    /// <see cref="WStunnelAgentCertificateOptions.Required"/>): each entry is a SHA-256 thumbprint in
+    /// hex, a subject such as <c>CN=build-agent</c>, or <c>dns:NAME</c> for a DNS name in the
+    /// certificate. Empty: any trusted agent certificate.
+    /// </summary>
+    public IList<string> AgentIdentities { get; } = [];
 }

@@ -57,6 +57,9 @@ internal static partial class ServerLog
     [LoggerMessage(1017, LogLevel.Warning, "Agent registration from {RemoteAddress} refused with 403: {Problem}")]
     public static partial void AgentCertificateRejected(ILogger logger, IPAddress? remoteAddress, string problem);
 
+    [LoggerMessage(1018, LogLevel.Warning, "Agent registration for tunnel {Tunnel} from {RemoteAddress} refused with 403: certificate {Identity} is not an identity this tunnel admits; its connected agent, if any, keeps serving")]
+    public static partial void AgentIdentityRejected(ILogger logger, string tunnel, string identity, IPAddress? remoteAddress);
+
     [LoggerMessage(1020, LogLevel.Information, "Gateway stopping: closing {Count} agent sessions with a grace period of {GracePeriod}")]
     public static partial void ShuttingDown(ILogger logger, int count, TimeSpan gracePeriod);
 }

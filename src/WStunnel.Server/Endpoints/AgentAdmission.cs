@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
@@ -39,8 +40,8 @@ internal sealed class AgentAdmission(
             return null;
         }
 
-        if (certificates.Required
-            && certificates.Problem(await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false)) is { } problem)
+        var certificate = certificates.Required ? await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false) : null;
+        if (certificates.Required && certificates.Problem(certificate) is { } problem)
         {
             ServerLog.AgentCertificateRejected(logger, context.Connection.RemoteIpAddress, problem);
             await RefuseAsync(context, StatusCodes.Status403Forbidden,
@@ -78,6 +79,13 @@ internal sealed class AgentAdmission(
             return null;
         }
 
+        if (certificate is not null && !IsOwnedBy(tunnel, certificate))
+        {
+            ServerLog.AgentIdentityRejected(logger, tunnel.DisplayName, AgentCertificateValidator.Describe(certificate), context.Connection.RemoteIpAddress);
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, "This tunnel belongs to another agent identity.").ConfigureAwait(false);
+            return null;
+        }
+
         // An agent coming back to its own tunnel (reconnecting, resuming) never counts against the limit.
         if (tunnel.Session is null && registry.SessionCount >= _options.Limits.MaxTunnels)
         {
@@ -88,6 +96,21 @@ internal sealed class AgentAdmission(
         }
 
         return tunnel;
+    }
+
+    /// <summary>
+    /// Named tunnels admit the identities configured for them (any trusted one when none are); a
+    /// token-addressed tunnel belongs to the identity that registered it first.
+    /// </summary>
+    private static bool IsOwnedBy(TunnelEntry tunnel, X509Certificate2 certificate)
+    {
+        if (tunnel.Name is not null)
+        {
+            return tunnel.AllowedIdentities.Count == 0 || AgentCertificateValidator.Matches(certificate, tunnel.AllowedIdentities);
+        }
+
+        var thumbprint = AgentCertificateValidator.Thumbprint(certificate);
+        return tunnel.ClaimOwner(thumbprint) == thumbprint;
     }
 
     /// <summary>Whole seconds, at least one, as <c>Retry-After</c> wants them.</summary>

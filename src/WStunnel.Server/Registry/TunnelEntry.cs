@@ -23,6 +23,17 @@ internal sealed class TunnelEntry(TokenKey key, string? name)
     /// <summary>SHA-256 of the secret agents must present for this tunnel; null when the token suffices.</summary>
     public byte[]? AgentSecretHash { get; init; }
 
+    /// <summary>Agent certificate identities allowed to serve this named tunnel; empty for any trusted one.</summary>
+    public IReadOnlyList<string> AllowedIdentities { get; init; } = [];
+
+    /// <summary>
+    /// For a token-addressed tunnel under required agent certificates: the SHA-256 thumbprint of the
+    /// first agent that registered it. Other identities are refused while the gateway remembers the token.
+    /// </summary>
+    public string? ClaimOwner(string thumbprint) => Interlocked.CompareExchange(ref _owner, thumbprint, null) ?? thumbprint;
+
+    private string? _owner;
+
     /// <summary>Requests waiting for this tunnel's agent.</summary>
     public TunnelWaitQueue Queue { get; } = new();
 

@@ -33,6 +33,7 @@ internal sealed class TunnelRegistry
             var entry = new TunnelEntry(TokenKey.From(TunnelSecretSource.ReadToken(tunnel)), name)
             {
                 AgentSecretHash = TunnelSecretSource.ReadAgentSecret(tunnel) is { } secret ? SHA256.HashData(Encoding.UTF8.GetBytes(secret)) : null,
+                AllowedIdentities = [.. tunnel.AgentIdentities],
             };
             named[name] = entry;
             _byToken[entry.Key] = entry;

@@ -47,7 +47,34 @@ internal sealed class AgentCertificateValidator
         }
 
         var reasons = chain.ChainStatus.Select(s => s.Status.ToString()).Distinct();
-        return $"certificate '{certificate.Subject}' (SHA-256 {certificate.GetCertHashString(HashAlgorithmName.SHA256)}) is not trusted: {string.Join(", ", reasons)}";
+        return $"certificate {Describe(certificate)} is not trusted: {string.Join(", ", reasons)}";
+    }
+
+    /// <summary>How logs name an agent certificate: subject and SHA-256 thumbprint (never secret).</summary>
+    public static string Describe(X509Certificate2 certificate) => $"'{certificate.Subject}' (SHA-256 {Thumbprint(certificate)})";
+
+    public static string Thumbprint(X509Certificate2 certificate) => certificate.GetCertHashString(HashAlgorithmName.SHA256);
+
+    /// <summary>Whether <paramref name="certificate"/> is one of <paramref name="identities"/> (thumbprint, subject or <c>dns:NAME</c>).</summary>
+    public static bool Matches(X509Certificate2 certificate, IReadOnlyList<string> identities)
+    {
+        var thumbprint = Thumbprint(certificate);
+        foreach (var identity in identities)
+        {
+            if (identity.Equals(thumbprint, StringComparison.OrdinalIgnoreCase) || identity.Equals(certificate.Subject, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            if (identity.StartsWith("dns:", StringComparison.OrdinalIgnoreCase)
+                && certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(san => san.EnumerateDnsNames())
+                    .Any(name => name.Equals(identity[4..], StringComparison.OrdinalIgnoreCase)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The CA certificates in a PEM file; throws with a message naming the setting when there are none.</summary>

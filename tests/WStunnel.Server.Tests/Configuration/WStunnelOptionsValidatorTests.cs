@@ -92,6 +92,14 @@ public sealed class WStunnelOptionsValidatorTests
     }
 
     [Fact]
+    public void Agent_identities_need_agent_certificates()
+    {
+        var options = new WStunnelOptions();
+        options.Tunnels["bound"] = new WStunnelTunnelOptions { Token = "0123456789abcdef", AgentIdentities = { "CN=agent" } };
+        Assert.Contains(Failures(options), f => f.Contains("WStunnel:Tunnels:bound:AgentIdentities needs AgentCertificates:Required", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_token_file_is_read_and_trimmed()
     {
         var file = Path.GetTempFileName();
