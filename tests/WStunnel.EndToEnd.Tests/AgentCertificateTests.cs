@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication.Certificate;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
@@ -113,6 +114,51 @@ public sealed class AgentCertificateTests(TunnelFixture fixture) : IClassFixture
         await using var admitted = await StartAgentAsync(BoundToken, AgentTransport.WebSocket, right, waitForTunnel: true);
         using var client = fixture.Certificate.CreateClient(TunnelFixture.AddressOf(_gateway));
         Assert.Equal("status 200", await client.GetStringAsync($"/_token/{BoundToken}/status/200"));
+    }
+
+    [Fact]
+    public async Task MapWStunnel_with_RequireAuthorization_works_with_the_certificate_authentication_handler()
+    {
+        // The ASP.NET Core way, instead of (or besides) WStunnel's own check: only the agent endpoints require it.
+        using var trusted = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(fixture.Certificate.CaFile));
+        await using var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address, builder =>
+        {
+            builder.Services.AddAuthentication(CertificateAuthenticationDefaults.AuthenticationScheme).AddCertificate(o =>
+            {
+                o.AllowedCertificateTypes = CertificateTypes.Chained;
+                o.ChainTrustValidationMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                o.CustomTrustStore.Add(trusted);
+                o.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+            });
+            builder.Services.AddAuthorization();
+        }, https =>
+        {
+            https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+            https.ClientCertificateValidation = static (_, _, _) => true;
+        }, map: app =>
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+            app.MapWStunnel().RequireAuthorization();
+        });
+        var server = TunnelFixture.AgentServer(TunnelFixture.AddressOf(gateway));
+
+        var log = new ListLogger();
+        await using var anonymous = await RunningAgent.StartAsync(server, "anonymous-" + Guid.NewGuid().ToString("N"), fixture.Backend.Address, fixture.Certificate.CaFile,
+            o => o.Transport = AgentTransport.WebSocket, waitForTunnel: false, logger: log);
+        var refusal = await log.WaitForAsync("Could not open the tunnel");
+        Assert.True(refusal.Contains("401", StringComparison.Ordinal) || refusal.Contains("403", StringComparison.Ordinal), refusal);
+
+        using var certificate = fixture.Certificate.IssueClientCertificate("authorized-agent");
+        var token = "authorized-" + Guid.NewGuid().ToString("N");
+        await using var authorized = await RunningAgent.StartAsync(server, token, fixture.Backend.Address, fixture.Certificate.CaFile, o =>
+        {
+            o.Transport = AgentTransport.WebSocket;
+            o.ClientCertificateFile = certificate.CertificateFile;
+            o.ClientKeyFile = certificate.KeyFile;
+        });
+        using var client = fixture.Certificate.CreateClient(TunnelFixture.AddressOf(gateway));
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200")); // public requests need no certificate
     }
 
     private Task<RunningAgent> StartAgentAsync(string token, AgentTransport transport, ClientCertificateFiles? certificate, bool waitForTunnel, ListLogger? log = null) =>

@@ -54,8 +54,10 @@ public class TunnelFixture : IAsyncLifetime
     }
 
     /// <param name="https">Further settings of the gateway's HTTPS endpoint, e.g. asking for client certificates.</param>
+    /// <param name="map">Maps the tunnel endpoints instead of a plain <c>MapWStunnel()</c>, e.g. with an authorization policy.</param>
     internal static async Task<WebApplication> StartGatewayAsync(
-        TestCertificate certificate, Uri backend, Action<WebApplicationBuilder>? configure = null, Action<HttpsConnectionAdapterOptions>? https = null)
+        TestCertificate certificate, Uri backend, Action<WebApplicationBuilder>? configure = null, Action<HttpsConnectionAdapterOptions>? https = null,
+        Action<WebApplication>? map = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrelHttpsConfiguration();
@@ -85,7 +87,15 @@ public class TunnelFixture : IAsyncLifetime
         configure?.Invoke(builder);
         builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy")).AddWStunnel();
         var app = builder.Build();
-        app.MapWStunnel();
+        if (map is null)
+        {
+            app.MapWStunnel();
+        }
+        else
+        {
+            map(app);
+        }
+
         app.MapReverseProxy();
         await app.StartAsync();
         return app;
