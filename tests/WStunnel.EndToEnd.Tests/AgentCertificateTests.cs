@@ -79,6 +79,24 @@ public sealed class AgentCertificateTests(TunnelFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task Certificate_headers_sent_by_a_client_are_never_taken_for_a_certificate()
+    {
+        using var files = fixture.Certificate.IssueClientCertificate("forged-header");
+        var der = Convert.ToBase64String(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(files.CertificateFile)).RawData);
+        using var client = fixture.Certificate.CreateClient(TunnelFixture.AddressOf(_gateway)); // presents no certificate in TLS
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/_tunnel/connect") { Content = new ByteArrayContent([]) };
+        request.Headers.Add("X-WStunnel-Token", "forged-" + Guid.NewGuid().ToString("N"));
+        request.Headers.Add("X-ARR-ClientCert", der);
+        request.Headers.Add("X-Client-Cert", der);
+        request.Headers.Add("ssl-client-cert", der);
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("no client certificate", await _gatewayLog.WaitForAsync("refused with 403"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_token_belongs_to_the_identity_that_registered_it_first_and_only_it_may_come_back()
     {
         using var alpha = fixture.Certificate.IssueClientCertificate("alpha");
