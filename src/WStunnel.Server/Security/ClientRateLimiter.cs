@@ -35,7 +35,7 @@ internal sealed class ClientRateLimiter : IDisposable
             return true;
         }
 
-        using var lease = limiter.AttemptAcquire(client ?? IPAddress.None);
+        using var lease = limiter.AttemptAcquire(PartitionOf(client));
         if (lease.IsAcquired)
         {
             return true;
@@ -43,6 +43,33 @@ internal sealed class ClientRateLimiter : IDisposable
 
         retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
         return false;
+    }
+
+    /// <summary>
+    /// The address a limit counts against: IPv4 addresses as they are, IPv6 addresses by their /64
+    /// prefix — one host usually owns a whole /64, and could otherwise pick a fresh address per request.
+    /// </summary>
+    internal static IPAddress PartitionOf(IPAddress? client)
+    {
+        if (client is null)
+        {
+            return IPAddress.None;
+        }
+
+        if (client.IsIPv4MappedToIPv6)
+        {
+            return client.MapToIPv4();
+        }
+
+        if (client.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return client;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        client.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes);
     }
 
     private static PartitionedRateLimiter<IPAddress>? PerMinute(int permits) => permits <= 0
