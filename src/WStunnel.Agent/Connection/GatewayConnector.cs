@@ -15,12 +15,6 @@ namespace WStunnel.Agent.Connection;
 /// </summary>
 internal sealed class GatewayConnector : IDisposable
 {
-    /// <summary>The registration request header that carries the token; never the URL, which proxies and servers log.</summary>
-    public const string TokenHeader = "X-WStunnel-Token";
-
-    /// <summary>Carries the tunnel's agent secret when one is configured; only on registration.</summary>
-    public const string SecretHeader = "X-WStunnel-Secret";
-
     private readonly WStunnelAgentOptions _options;
     private readonly HttpMessageInvoker _invoker;
     private readonly GatewayCertificateValidator? _validator;
@@ -92,10 +86,10 @@ internal sealed class GatewayConnector : IDisposable
     {
         var webSocket = new ClientWebSocket();
         webSocket.Options.AddSubProtocol(WebSocketTransport.SubProtocol);
-        webSocket.Options.SetRequestHeader(TokenHeader, token);
+        webSocket.Options.SetRequestHeader(AgentHeaders.Token, token);
         if (secret is not null)
         {
-            webSocket.Options.SetRequestHeader(SecretHeader, secret);
+            webSocket.Options.SetRequestHeader(AgentHeaders.Secret, secret);
         }
 
         webSocket.Options.KeepAliveInterval = _options.KeepAliveInterval;
@@ -136,8 +130,8 @@ internal sealed class GatewayConnector : IDisposable
         var https = new UriBuilder(EndpointUri) { Scheme = EndpointUri.Scheme == "ws" ? "http" : "https" }.Uri;
         // Its own connection pool: connections of an earlier, broken long-poll connection (perhaps
         // silently dead) must not carry the new one.
-        KeyValuePair<string, string>[] registration = secret is null ? [] : [new(SecretHeader, secret)];
-        return LongPollClientTransport.ConnectAsync(new HttpMessageInvoker(CreateHandler()), https, TokenHeader, token, _options.KeepAliveTimeout, time, cancellationToken,
+        KeyValuePair<string, string>[] registration = secret is null ? [] : [new(AgentHeaders.Secret, secret)];
+        return LongPollClientTransport.ConnectAsync(new HttpMessageInvoker(CreateHandler()), https, AgentHeaders.Token, token, _options.KeepAliveTimeout, time, cancellationToken,
             ownsClient: true, connectHeaders: registration);
     }
 

@@ -106,7 +106,7 @@ internal sealed class TunnelTransformProvider(
                 // Guessing tokens gets slow. Requests for known tokens are never counted or held up.
                 ServerLog.UnknownTokensLimited(logger, transform.HttpContext.Connection.RemoteIpAddress);
                 response.StatusCode = StatusCodes.Status429TooManyRequests;
-                response.Headers.RetryAfter = Endpoints.AgentAdmission.RetryAfterSeconds(retryAfter);
+                response.Headers.RetryAfter = ClientRateLimiter.RetryAfterSeconds(retryAfter);
                 await response.WriteAsync(TooManyUnknownMessage, transform.CancellationToken).ConfigureAwait(false);
                 return;
             }

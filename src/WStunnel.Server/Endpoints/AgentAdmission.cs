@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using WStunnel.Protocol.Transports;
 using WStunnel.Server.Diagnostics;
 using WStunnel.Server.Registry;
 using WStunnel.Server.Security;
@@ -34,7 +35,7 @@ internal sealed class AgentAdmission(
 
         if (!rateLimiter.TryRegistration(context.Connection.RemoteIpAddress, out var retryAfter))
         {
-            context.Response.Headers.RetryAfter = RetryAfterSeconds(retryAfter);
+            context.Response.Headers.RetryAfter = ClientRateLimiter.RetryAfterSeconds(retryAfter);
             await RefuseAsync(context, StatusCodes.Status429TooManyRequests,
                 $"Too many agent registrations from this address (WStunnel:RateLimits:RegistrationsPerMinute is {_options.RateLimits.RegistrationsPerMinute}).").ConfigureAwait(false);
             return null;
@@ -44,7 +45,7 @@ internal sealed class AgentAdmission(
         if (certificates.Required && certificates.Problem(certificate) is { } problem)
         {
             ServerLog.AgentCertificateRejected(logger, context.Connection.RemoteIpAddress, problem);
-            await RefuseAsync(context, StatusCodes.Status403Forbidden,
+            await WriteRefusalAsync(context, StatusCodes.Status403Forbidden,
                 "This gateway admits only agents with a client certificate it trusts (WStunnel:AgentCertificates).").ConfigureAwait(false);
             return null;
         }
@@ -73,16 +74,14 @@ internal sealed class AgentAdmission(
         if (tunnel.AgentSecretHash is { } expected && !SecretMatches(context, expected))
         {
             ServerLog.AgentSecretRejected(logger, tunnel.DisplayName, context.Connection.RemoteIpAddress);
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
-            context.Response.ContentType = "text/plain; charset=utf-8";
-            await context.Response.WriteAsync("The agent secret for this tunnel is missing or wrong.\n", context.RequestAborted).ConfigureAwait(false);
+            await WriteRefusalAsync(context, StatusCodes.Status403Forbidden, "The agent secret for this tunnel is missing or wrong.").ConfigureAwait(false);
             return null;
         }
 
         if (certificate is not null && !IsOwnedBy(tunnel, certificate))
         {
             ServerLog.AgentIdentityRejected(logger, tunnel.DisplayName, AgentCertificateValidator.Describe(certificate), context.Connection.RemoteIpAddress);
-            await RefuseAsync(context, StatusCodes.Status403Forbidden, "This tunnel belongs to another agent identity.").ConfigureAwait(false);
+            await WriteRefusalAsync(context, StatusCodes.Status403Forbidden, "This tunnel belongs to another agent identity.").ConfigureAwait(false);
             return null;
         }
 
@@ -113,10 +112,6 @@ internal sealed class AgentAdmission(
         return tunnel.ClaimOwner(thumbprint) == thumbprint;
     }
 
-    /// <summary>Whole seconds, at least one, as <c>Retry-After</c> wants them.</summary>
-    internal static string RetryAfterSeconds(TimeSpan wait) =>
-        Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-
     /// <summary>Compares hashes in constant time, so the answer's timing says nothing about the secret.</summary>
     private static bool SecretMatches(HttpContext context, byte[] expected)
     {
@@ -127,6 +122,12 @@ internal sealed class AgentAdmission(
     public async Task RefuseAsync(HttpContext context, int status, string message)
     {
         ServerLog.RegistrationRefused(logger, context.Connection.RemoteIpAddress, status, message);
+        await WriteRefusalAsync(context, status, message).ConfigureAwait(false);
+    }
+
+    /// <summary>The answer alone, for refusals that log a line of their own.</summary>
+    private static async Task WriteRefusalAsync(HttpContext context, int status, string message)
+    {
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";
         await context.Response.WriteAsync(message + "\n", context.RequestAborted).ConfigureAwait(false);

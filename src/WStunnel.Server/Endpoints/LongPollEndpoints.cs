@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using WStunnel.Protocol.Transports;
 using WStunnel.Protocol.Transports.LongPoll;
 using WStunnel.Server.Registry;
 

@@ -27,6 +27,10 @@ internal sealed class ClientRateLimiter : IDisposable
     /// <summary>Counts a request for an unknown token; false once <paramref name="client"/> made too many.</summary>
     public bool TryUnknownToken(IPAddress? client, out TimeSpan retryAfter) => TryAcquire(_unknownTokens, client, out retryAfter);
 
+    /// <summary>Whole seconds, at least one, as <c>Retry-After</c> wants them.</summary>
+    public static string RetryAfterSeconds(TimeSpan wait) =>
+        Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     private static bool TryAcquire(PartitionedRateLimiter<IPAddress>? limiter, IPAddress? client, out TimeSpan retryAfter)
     {
         retryAfter = TimeSpan.Zero;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Moq;
+using WStunnel.Protocol.Transports;
 using WStunnel.Server.Endpoints;
 using WStunnel.Server.Registry;
 using WStunnel.Server.Security;
