@@ -548,7 +548,7 @@ internal sealed class TunnelSession : IAsyncDisposable
     }
 
     /// <summary>Resets a stream the peer opened but this end will not serve; its later frames are discarded.</summary>
-    internal void RejectStream(uint streamId, string reason)
+    private void RejectStream(uint streamId, string reason)
     {
         lock (_lock)
         {
