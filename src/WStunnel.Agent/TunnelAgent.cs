@@ -129,10 +129,12 @@ internal sealed class TunnelAgent : IDisposable
     }
 
     private async Task<ITunnelTransport> ConnectWebSocketAsync(CancellationToken cancellationToken) =>
-        new WebSocketTransport(await _connector.ConnectAsync(_token, _secret, cancellationToken).ConfigureAwait(false));
+        new WebSocketTransport(await _connector.ConnectAsync(_token, _secret, ResumingSessionId, cancellationToken).ConfigureAwait(false));
+
+    private Guid? ResumingSessionId => _detached is { IsDetached: true } detached ? detached.SessionId : null;
 
     private async Task<ITunnelTransport> ConnectLongPollAsync(CancellationToken cancellationToken) =>
-        await _connector.ConnectLongPollAsync(_token, _secret, _time, cancellationToken).ConfigureAwait(false);
+        await _connector.ConnectLongPollAsync(_token, _secret, ResumingSessionId, _time, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Opens a transport and runs the tunnel handshake on it; returns the session, or why there is none.</summary>
     private async Task<(TunnelSession? Session, string? Failure)> TryStartAsync(

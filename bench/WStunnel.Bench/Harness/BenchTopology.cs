@@ -64,7 +64,7 @@ internal sealed class BenchTopology : IDisposable
         await File.WriteAllTextAsync(config, """
             {
               "Logging": { "LogLevel": { "Default": "Warning", "Microsoft.Hosting.Lifetime": "Information" } },
-              "WStunnel": { "MaxRequestBodySize": null, "RateLimits": { "RegistrationsPerMinute": 0 } }
+              "WStunnel": { "MaxRequestBodySize": null, "RateLimits": { "RegistrationsPerMinute": 0 }, "Limits": { "MaxTunnelsPerIdentity": 0 } }
             }
             """).ConfigureAwait(false);
         Gateway = Track(ChildProcess.StartWstunnel("gateway", ["server", "--urls", "https://127.0.0.1:0", "--cert", Certificate.CertFile, "--cert-key", Certificate.KeyFile, "--config", config]));

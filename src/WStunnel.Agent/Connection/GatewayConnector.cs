@@ -82,14 +82,14 @@ internal sealed class GatewayConnector : IDisposable
     /// <summary>The registration URL: the configured server, with <c>/_tunnel</c> when no path was given.</summary>
     public Uri EndpointUri { get; }
 
-    public async Task<WebSocket> ConnectAsync(string token, string? secret, CancellationToken cancellationToken)
+    public async Task<WebSocket> ConnectAsync(string token, string? secret, Guid? resuming, CancellationToken cancellationToken)
     {
         var webSocket = new ClientWebSocket();
         webSocket.Options.AddSubProtocol(WebSocketTransport.SubProtocol);
         webSocket.Options.SetRequestHeader(AgentHeaders.Token, token);
-        if (secret is not null)
+        foreach (var (name, value) in RegistrationHeaders(secret, resuming))
         {
-            webSocket.Options.SetRequestHeader(AgentHeaders.Secret, secret);
+            webSocket.Options.SetRequestHeader(name, value);
         }
 
         webSocket.Options.KeepAliveInterval = _options.KeepAliveInterval;
@@ -125,14 +125,29 @@ internal sealed class GatewayConnector : IDisposable
     }
 
     /// <summary>Opens an HTTPS long-poll connection through the same handler: same proxy, same certificate checks.</summary>
-    public Task<LongPollClientTransport> ConnectLongPollAsync(string token, string? secret, TimeProvider time, CancellationToken cancellationToken)
+    public Task<LongPollClientTransport> ConnectLongPollAsync(string token, string? secret, Guid? resuming, TimeProvider time, CancellationToken cancellationToken)
     {
         var https = new UriBuilder(EndpointUri) { Scheme = EndpointUri.Scheme == "ws" ? "http" : "https" }.Uri;
         // Its own connection pool: connections of an earlier, broken long-poll connection (perhaps
         // silently dead) must not carry the new one.
-        KeyValuePair<string, string>[] registration = secret is null ? [] : [new(AgentHeaders.Secret, secret)];
         return LongPollClientTransport.ConnectAsync(new HttpMessageInvoker(CreateHandler()), https, AgentHeaders.Token, token, _options.KeepAliveTimeout, time, cancellationToken,
-            ownsClient: true, connectHeaders: registration);
+            ownsClient: true, connectHeaders: RegistrationHeaders(secret, resuming));
+    }
+
+    private static List<KeyValuePair<string, string>> RegistrationHeaders(string? secret, Guid? resuming)
+    {
+        var headers = new List<KeyValuePair<string, string>>(2);
+        if (secret is not null)
+        {
+            headers.Add(new(AgentHeaders.Secret, secret));
+        }
+
+        if (resuming is { } session)
+        {
+            headers.Add(new(AgentHeaders.Resume, session.ToString("N")));
+        }
+
+        return headers;
     }
 
     public void Dispose()

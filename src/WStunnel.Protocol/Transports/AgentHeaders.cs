@@ -8,4 +8,10 @@ internal static class AgentHeaders
 
     /// <summary>The tunnel's agent secret, where the gateway's configuration asks for one; sent only when registering.</summary>
     public const string Secret = "X-WStunnel-Secret";
+
+    /// <summary>
+    /// The session an agent comes back to resume, so a full pool still lets it in; the session itself
+    /// proves the claim in its handshake.
+    /// </summary>
+    public const string Resume = "X-WStunnel-Resume";
 }

@@ -18,6 +18,13 @@ public sealed class WStunnelLimitsOptions
     /// <summary>Tunnels with a connected agent the gateway serves at once; more agents get 503. Default: 20,000.</summary>
     public int MaxTunnels { get; set; } = 20_000;
 
+    /// <summary>
+    /// Agent sessions one agent identity may hold at once — its client certificate where agents need
+    /// one, otherwise its address (an IPv6 client by its /64); more get 403. An agent replacing or
+    /// resuming its own session is not counted twice. Default: 1,000; 0: no cap.
+    /// </summary>
+    public int MaxTunnelsPerIdentity { get; set; } = 1000;
+
     /// <summary>Largest response head or trailers block accepted from an agent. Default: 64 KiB.</summary>
     public int MaxHeaderBytes { get; set; } = 64 * 1024;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using WStunnel.Protocol.Frames;
+using WStunnel.Server.Registry;
 
 namespace WStunnel.Server.Configuration;
 
@@ -45,6 +46,16 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
             if (tunnelOptions.AgentIdentities.Count > 0 && !options.AgentCertificates.Required)
             {
                 errors.Add($"{Section}:Tunnels:{tunnel}:AgentIdentities needs AgentCertificates:Required: identities come from client certificates.");
+            }
+
+            if (tunnelOptions.MaxAgents is < 1 or > 1000)
+            {
+                errors.Add($"{Section}:Tunnels:{tunnel}:MaxAgents must be between 1 and 1000 (got {tunnelOptions.MaxAgents}).");
+            }
+
+            if (!Enum.TryParse<PoolBalancing>(tunnelOptions.LoadBalancingPolicy, ignoreCase: true, out _) || int.TryParse(tunnelOptions.LoadBalancingPolicy, out _))
+            {
+                errors.Add($"{Section}:Tunnels:{tunnel}:LoadBalancingPolicy must be LeastRequests or RoundRobin (got '{tunnelOptions.LoadBalancingPolicy}').");
             }
 
             var secrets = TunnelSecretSource.CountAgentSecretSources(tunnelOptions);
@@ -171,6 +182,11 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
         if (limits.MaxReplayBytes < limits.MaxFramePayload)
         {
             errors.Add($"{Section}:Limits:MaxReplayBytes must be at least Limits:MaxFramePayload (got {limits.MaxReplayBytes}).");
+        }
+
+        if (limits.MaxTunnelsPerIdentity < 0)
+        {
+            errors.Add($"{Section}:Limits:MaxTunnelsPerIdentity must be 0 (no cap) or more (got {limits.MaxTunnelsPerIdentity}).");
         }
 
         if (limits.MaxTunnels < 1)

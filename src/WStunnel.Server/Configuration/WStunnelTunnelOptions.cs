@@ -37,4 +37,18 @@ public sealed class WStunnelTunnelOptions
     /// certificate. Empty: any trusted agent certificate.
     /// </summary>
     public IList<string> AgentIdentities { get; } = [];
+
+    /// <summary>
+    /// How many agents may serve this tunnel at once. Default 1: an agent that registers the tunnel
+    /// replaces the one there. Above 1 the tunnel is a pool: agents join it (up to this many with a
+    /// live connection), requests are spread over the agents that take them, and an agent whose
+    /// connection breaks gets no new requests from that moment.
+    /// </summary>
+    public int MaxAgents { get; set; } = 1;
+
+    /// <summary>
+    /// How a pool spreads requests: <c>LeastRequests</c> (default: the agent with the fewest requests
+    /// in flight) or <c>RoundRobin</c> — YARP's names for the same policies.
+    /// </summary>
+    public string LoadBalancingPolicy { get; set; } = "LeastRequests";
 }

@@ -62,4 +62,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(1020, LogLevel.Information, "Gateway stopping: closing {Count} agent sessions with a grace period of {GracePeriod}")]
     public static partial void ShuttingDown(ILogger logger, int count, TimeSpan gracePeriod);
+
+    [LoggerMessage(1021, LogLevel.Warning, "Agent registration for tunnel {Tunnel} from {RemoteAddress} refused with 409: another agent serves it (certificate {Identity}); configure a pool to let several agents serve it")]
+    public static partial void TunnelTakeoverRefused(ILogger logger, string tunnel, string identity, IPAddress? remoteAddress);
 }

@@ -23,8 +23,8 @@ internal sealed class AgentAdmission(
 {
     private readonly WStunnelOptions _options = options.Value;
 
-    /// <summary>The tunnel the agent may serve, or null after answering why it may not.</summary>
-    public async Task<TunnelEntry?> AdmitAsync(HttpContext context)
+    /// <summary>The tunnel the agent may serve and who the agent is, or null after answering why it may not.</summary>
+    public async Task<(TunnelEntry Tunnel, AgentIdentity Agent)?> AdmitAsync(HttpContext context)
     {
         if (lifetime.ApplicationStopping.IsCancellationRequested)
         {
@@ -85,8 +85,47 @@ internal sealed class AgentAdmission(
             return null;
         }
 
+        var remote = context.Connection.RemoteIpAddress;
+        var agent = certificate is null
+            ? new AgentIdentity("address:" + ClientRateLimiter.PartitionOf(remote), remote, null)
+            : new AgentIdentity("cert:" + AgentCertificateValidator.Thumbprint(certificate), remote, AgentCertificateValidator.Describe(certificate));
+
+        // An agent resuming its session holds its place already: no limit below applies to it.
+        var resuming = Guid.TryParse(context.Request.Headers[AgentHeaders.Resume].ToString(), out var sessionId) && registry.HasSession(tunnel, sessionId);
+        if (resuming)
+        {
+            return (tunnel, agent);
+        }
+
+        if (tunnel.IsPool && tunnel.ConnectedAgents >= tunnel.MaxAgents)
+        {
+            context.Response.Headers.RetryAfter = "30";
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable,
+                $"The pool of tunnel '{tunnel.Name}' is full (WStunnel:Tunnels:{tunnel.Name}:MaxAgents is {tunnel.MaxAgents}).").ConfigureAwait(false);
+            return null;
+        }
+
+        // A single-agent tunnel is taken over only by its own identity (a restarted agent); another
+        // waits until the connected agent is gone — traffic is never silently moved or shared.
+        var replacingOwn = !tunnel.IsPool && registry.Serves(tunnel, agent);
+        if (!tunnel.IsPool && !replacingOwn && tunnel.ConnectedAgents > 0)
+        {
+            ServerLog.TunnelTakeoverRefused(logger, tunnel.DisplayName, agent.Certificate ?? "(no certificate)", agent.Address);
+            await WriteRefusalAsync(context, StatusCodes.Status409Conflict,
+                "Another agent serves this tunnel. To let several agents serve it, make it a pool (WStunnel:Tunnels:NAME:MaxAgents).").ConfigureAwait(false);
+            return null;
+        }
+
+        var perIdentity = _options.Limits.MaxTunnelsPerIdentity;
+        if (perIdentity > 0 && !replacingOwn && registry.SessionsOf(agent) >= perIdentity)
+        {
+            await RefuseAsync(context, StatusCodes.Status403Forbidden,
+                $"This agent identity serves its maximum of {perIdentity} tunnels (WStunnel:Limits:MaxTunnelsPerIdentity).").ConfigureAwait(false);
+            return null;
+        }
+
         // An agent coming back to its own tunnel (reconnecting, resuming) never counts against the limit.
-        if (tunnel.Session is null && registry.SessionCount >= _options.Limits.MaxTunnels)
+        if ((tunnel.Session is null || tunnel.IsPool) && registry.SessionCount >= _options.Limits.MaxTunnels)
         {
             context.Response.Headers.RetryAfter = "30";
             await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable,
@@ -94,7 +133,7 @@ internal sealed class AgentAdmission(
             return null;
         }
 
-        return tunnel;
+        return (tunnel, agent);
     }
 
     /// <summary>

@@ -20,8 +20,7 @@ internal sealed class LongPollEndpoints(AgentAdmission admission, TunnelSessionR
 
     public async Task ConnectAsync(HttpContext context)
     {
-        var tunnel = await admission.AdmitAsync(context).ConfigureAwait(false);
-        if (tunnel is null)
+        if (await admission.AdmitAsync(context).ConfigureAwait(false) is not var (tunnel, agent))
         {
             return;
         }
@@ -31,7 +30,7 @@ internal sealed class LongPollEndpoints(AgentAdmission admission, TunnelSessionR
         var transport = new LongPollServerTransport(id);
         var connection = new Connection(transport, tunnel.Key);
         _connections[id] = connection;
-        _ = RunAsync(tunnel, connection, context.Connection.RemoteIpAddress);
+        _ = RunAsync(tunnel, agent, connection);
 
         context.Response.Headers[LongPollProtocol.ConnectionHeader] = id;
         context.Response.Headers[LongPollProtocol.PollTimeoutHeader] = ((long)options.Value.LongPollTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
@@ -111,11 +110,11 @@ internal sealed class LongPollEndpoints(AgentAdmission admission, TunnelSessionR
         }
     }
 
-    private async Task RunAsync(TunnelEntry tunnel, Connection connection, System.Net.IPAddress? remote)
+    private async Task RunAsync(TunnelEntry tunnel, AgentIdentity agent, Connection connection)
     {
         try
         {
-            await runner.RunAsync(tunnel, connection.Transport, remote, connection.Transport.Closed).ConfigureAwait(false);
+            await runner.RunAsync(tunnel, agent, connection.Transport, connection.Transport.Closed).ConfigureAwait(false);
         }
         finally
         {

@@ -26,8 +26,9 @@ internal sealed class TunnelSessionRunner(
     /// Runs <paramref name="transport"/> for an agent: a new session, or the agent's detached session
     /// resumed on it. Returns when this connection stops carrying the session.
     /// </summary>
-    public async Task RunAsync(TunnelEntry tunnel, ITunnelTransport transport, IPAddress? remote, CancellationToken aborted)
+    public async Task RunAsync(TunnelEntry tunnel, AgentIdentity agent, ITunnelTransport transport, CancellationToken aborted)
     {
+        var remote = agent.Address;
         TunnelSession session;
         TunnelSession? created = null;
         TunnelSession? replaced = null;
@@ -67,7 +68,7 @@ internal sealed class TunnelSessionRunner(
         else
         {
             ServerLog.AgentConnected(logger, tunnel.DisplayName, remote, session.TransportName, session.SessionId);
-            registry.AddSession(tunnel, session);
+            registry.AddSession(tunnel, session, agent);
             _ = ForgetWhenEndedAsync(tunnel, session);
             if (replaced is not null && !ReferenceEquals(replaced, session))
             {

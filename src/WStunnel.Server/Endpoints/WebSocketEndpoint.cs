@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
+using WStunnel.Server.Registry;
 using WStunnel.Protocol.Transports;
 
 namespace WStunnel.Server.Endpoints;
@@ -23,8 +24,7 @@ internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionR
             return;
         }
 
-        var tunnel = await admission.AdmitAsync(context).ConfigureAwait(false);
-        if (tunnel is null)
+        if (await admission.AdmitAsync(context).ConfigureAwait(false) is not var (tunnel, agent))
         {
             return;
         }
@@ -36,6 +36,6 @@ internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionR
             KeepAliveTimeout = options.Value.KeepAliveTimeout,
         }).ConfigureAwait(false);
 
-        await runner.RunAsync(tunnel, new WebSocketTransport(webSocket), context.Connection.RemoteIpAddress, context.RequestAborted).ConfigureAwait(false);
+        await runner.RunAsync(tunnel, agent, new WebSocketTransport(webSocket), context.RequestAborted).ConfigureAwait(false);
     }
 }

@@ -17,7 +17,8 @@ internal sealed class TunnelRegistry
 {
     private readonly ConcurrentDictionary<TokenKey, TunnelEntry> _byToken = new();
     private readonly FrozenDictionary<string, TunnelEntry> _byName;
-    private readonly ConcurrentDictionary<Guid, (TunnelSession Session, TunnelEntry Tunnel)> _sessions = new();
+    private readonly ConcurrentDictionary<Guid, RegisteredSession> _sessions = new();
+    private readonly ConcurrentDictionary<string, int> _sessionsByIdentity = new();
     private readonly WStunnelOptions _options;
     private readonly TimeProvider _time;
     private long _lastPrune;
@@ -34,6 +35,8 @@ internal sealed class TunnelRegistry
             {
                 AgentSecretHash = TunnelSecretSource.ReadAgentSecret(tunnel) is { } secret ? SHA256.HashData(Encoding.UTF8.GetBytes(secret)) : null,
                 AllowedIdentities = [.. tunnel.AgentIdentities],
+                MaxAgents = tunnel.MaxAgents,
+                Balancing = Enum.Parse<PoolBalancing>(tunnel.LoadBalancingPolicy, ignoreCase: true),
             };
             named[name] = entry;
             _byToken[entry.Key] = entry;
@@ -73,15 +76,41 @@ internal sealed class TunnelRegistry
     /// <summary>The session ended: it no longer serves its tunnel and cannot be resumed.</summary>
     public void Detach(TunnelEntry entry, TunnelSession session)
     {
-        _sessions.TryRemove(session.SessionId, out _);
+        if (_sessions.TryRemove(session.SessionId, out var registered))
+        {
+            var key = registered.Agent.Key;
+            if (_sessionsByIdentity.AddOrUpdate(key, 0, static (_, n) => n - 1) <= 0)
+            {
+                _sessionsByIdentity.TryRemove(new KeyValuePair<string, int>(key, 0));
+            }
+        }
+
         entry.Detach(session, _time.GetUtcNow());
     }
+
+    /// <summary>Sessions (connected or waiting to resume) the agents of <paramref name="identity"/> hold.</summary>
+    public int SessionsOf(AgentIdentity identity) => _sessionsByIdentity.GetValueOrDefault(identity.Key);
+
+    /// <summary>Whether <paramref name="identity"/> serves <paramref name="tunnel"/> now (an agent of it coming back).</summary>
+    public bool Serves(TunnelEntry tunnel, AgentIdentity identity) =>
+        tunnel.Sessions.Any(s => _sessions.TryGetValue(s.SessionId, out var registered) && registered.Agent.Key == identity.Key);
+
+    /// <summary>Whether <paramref name="sessionId"/> is a live session of <paramref name="tunnel"/>.</summary>
+    public bool HasSession(TunnelEntry tunnel, Guid sessionId) =>
+        _sessions.TryGetValue(sessionId, out var registered) && ReferenceEquals(registered.Tunnel, tunnel);
+
+    /// <summary>The agent behind a live session, or null.</summary>
+    public AgentIdentity? AgentOf(TunnelSession session) => _sessions.TryGetValue(session.SessionId, out var registered) ? registered.Agent : null;
 
     /// <summary>Sessions alive now (connected or waiting to resume).</summary>
     public int SessionCount => _sessions.Count;
 
     /// <summary>Remembers a new session so its agent can resume it after losing the connection.</summary>
-    public void AddSession(TunnelEntry entry, TunnelSession session) => _sessions[session.SessionId] = (session, entry);
+    public void AddSession(TunnelEntry entry, TunnelSession session, AgentIdentity agent)
+    {
+        _sessions[session.SessionId] = new RegisteredSession(session, entry, agent, _time.GetUtcNow());
+        _sessionsByIdentity.AddOrUpdate(agent.Key, 1, static (_, n) => n + 1);
+    }
 
     /// <summary>
     /// The session <paramref name="sessionId"/> of <paramref name="tunnel"/>, ready to be resumed on the
@@ -111,8 +140,11 @@ internal sealed class TunnelRegistry
         tunnel.Session is not null // attached but closing: a replacement is on its way
         || (tunnel.DisconnectedAt is { } left && _time.GetUtcNow() - left <= _options.Queue.RetentionAfterDisconnect);
 
+    /// <summary>Every live session with its tunnel and agent, for status pages.</summary>
+    public IEnumerable<RegisteredSession> RegisteredSessions => _sessions.Values;
+
     public IReadOnlyList<TunnelSession> Sessions =>
-        [.. _byToken.Values.Select(e => e.Session).OfType<TunnelSession>()];
+        [.. _byToken.Values.SelectMany(e => e.Sessions)];
 
     /// <summary>Forgets token-addressed tunnels whose agent left longer ago than the retention period.</summary>
     private void PruneIfDue()
@@ -132,7 +164,7 @@ internal sealed class TunnelRegistry
         var cutoff = _time.GetUtcNow() - _options.TokenRetention;
         foreach (var (key, entry) in _byToken)
         {
-            if (entry.Name is null && entry.Session is null && entry.DisconnectedAt < cutoff)
+            if (entry.Name is null && entry.Sessions.Count == 0 && entry.DisconnectedAt < cutoff)
             {
                 _byToken.TryRemove(new KeyValuePair<TokenKey, TunnelEntry>(key, entry));
             }

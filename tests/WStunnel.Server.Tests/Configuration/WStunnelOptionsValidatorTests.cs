@@ -99,6 +99,19 @@ public sealed class WStunnelOptionsValidatorTests
         Assert.Contains(Failures(options), f => f.Contains("WStunnel:Tunnels:bound:AgentIdentities needs AgentCertificates:Required", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(0, "LeastRequests", "WStunnel:Tunnels:pool:MaxAgents must be between 1 and 1000 (got 0)")]
+    [InlineData(2, "Random", "WStunnel:Tunnels:pool:LoadBalancingPolicy must be LeastRequests or RoundRobin (got 'Random')")]
+    [InlineData(2, "1", "WStunnel:Tunnels:pool:LoadBalancingPolicy must be LeastRequests or RoundRobin (got '1')")]
+    public void A_pool_needs_a_sane_size_and_a_known_policy(int maxAgents, string policy, string expected)
+    {
+        var options = new WStunnelOptions { Limits = { MaxTunnelsPerIdentity = -1 } };
+        options.Tunnels["pool"] = new WStunnelTunnelOptions { Token = "0123456789abcdef", MaxAgents = maxAgents, LoadBalancingPolicy = policy };
+        var failures = Failures(options).ToList();
+        Assert.Contains(failures, f => f.Contains(expected, StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("WStunnel:Limits:MaxTunnelsPerIdentity", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_token_file_is_read_and_trimmed()
     {

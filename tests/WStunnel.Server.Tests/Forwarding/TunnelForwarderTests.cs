@@ -43,7 +43,7 @@ public sealed class TunnelForwarderTests
         var response = forwarder.SendAsync(Get(), CancellationToken.None);
         _time.Advance(_options.Queue.Timeout - TimeSpan.FromSeconds(1));
         var back = await SessionFactory.AvailableSessionAsync(Answer(HttpStatusCode.Accepted));
-        registry.AddSession(tunnel, back);
+        registry.AddSession(tunnel, back, LocalAgent);
         tunnel.Attach(back);
 
         Assert.Equal(HttpStatusCode.Accepted, (await response.WaitAsync(Patience)).StatusCode);
@@ -121,12 +121,14 @@ public sealed class TunnelForwarderTests
         Assert.Equal(HttpStatusCode.OK, (await response.WaitAsync(Patience)).StatusCode);
     }
 
+    private static readonly AgentIdentity LocalAgent = new("address:127.0.0.1", IPAddress.Loopback, null);
+
     private async Task<(TunnelForwarder Forwarder, TunnelRegistry Registry, TunnelEntry Tunnel)> GatewayWithAgentThatLeftAsync()
     {
         var registry = new TunnelRegistry(Options.Create(_options), _time);
         var tunnel = registry.FindByName("build")!;
         var session = await SessionFactory.AvailableSessionAsync();
-        registry.AddSession(tunnel, session);
+        registry.AddSession(tunnel, session, LocalAgent);
         tunnel.Attach(session);
         registry.Detach(tunnel, session);
         return (new TunnelForwarder(registry, Options.Create(_options), _time, NullLogger<TunnelForwarder>.Instance), registry, tunnel);
@@ -137,7 +139,7 @@ public sealed class TunnelForwarderTests
         var registry = new TunnelRegistry(Options.Create(_options), _time);
         var tunnel = registry.FindByName("build")!;
         var session = await SessionFactory.AvailableSessionAsync(agent);
-        registry.AddSession(tunnel, session);
+        registry.AddSession(tunnel, session, LocalAgent);
         tunnel.Attach(session);
         return new TunnelForwarder(registry, Options.Create(_options), _time, NullLogger<TunnelForwarder>.Instance);
     }
