@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,6 +34,8 @@ internal static class GatewayApp
         {
             // No "Server: Kestrel" banner on the internet-facing gateway.
             kestrel.AddServerHeader = false;
+            Harden(kestrel.Limits);
+            builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits); // the operator's word wins
             kestrel.ConfigureHttpsDefaults(https =>
             {
                 if (certificate is not null)
@@ -60,4 +63,21 @@ internal static class GatewayApp
         return app;
     }
 
+    /// <summary>
+    /// Limits for a gateway on the internet, stated here rather than left to defaults that may move:
+    /// small heads, a short time to send them (slow-header clients), minimum body rates both ways
+    /// (slow-body clients), bounded HTTP/2 concurrency. HTTP/3 stays off (Kestrel's default protocols).
+    /// </summary>
+    internal static void Harden(KestrelServerLimits limits)
+    {
+        limits.MaxRequestLineSize = 8 * 1024;
+        limits.MaxRequestHeaderCount = 100;
+        limits.MaxRequestHeadersTotalSize = 32 * 1024;
+        limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
+        limits.KeepAliveTimeout = TimeSpan.FromSeconds(120);
+        limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(10));
+        limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(10));
+        limits.Http2.MaxStreamsPerConnection = 100;
+        limits.Http2.MaxRequestHeaderFieldSize = 16 * 1024;
+    }
 }

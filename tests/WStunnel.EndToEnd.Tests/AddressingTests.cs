@@ -89,6 +89,30 @@ public abstract class AddressingTests(TunnelFixture fixture)
     }
 
     [Fact]
+    public async Task Every_unknown_address_gets_the_same_answer_whatever_the_form()
+    {
+        async Task<string> AnswerTo(string path, string? tokenHeader = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (tokenHeader is not null)
+            {
+                request.Headers.Add("X-Token", tokenHeader);
+            }
+
+            using var response = await Client.SendAsync(request);
+            var headers = response.Headers.Concat(response.Content.Headers).Where(h => h.Key != "Date").Select(h => $"{h.Key}: {string.Join(",", h.Value)}").Order();
+            return $"{(int)response.StatusCode}\n{string.Join("\n", headers)}\n{await response.Content.ReadAsStringAsync()}";
+        }
+
+        var reference = await AnswerTo("/nothing-matches-this");
+
+        Assert.StartsWith("404\n", reference, StringComparison.Ordinal);
+        Assert.Equal(reference, await AnswerTo("/_token/unknown-token-0123456789/x"));
+        Assert.Equal(reference, await AnswerTo("/x", tokenHeader: "unknown-token-0123456789"));
+        Assert.Equal(reference, await AnswerTo("/_token/short/x"));
+    }
+
+    [Fact]
     public async Task The_health_check_answers_like_the_original()
     {
         Assert.Equal("WSTUNSRV RUNNING", await Client.GetStringAsync("/_health_check"));

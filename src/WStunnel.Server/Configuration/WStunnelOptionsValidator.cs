@@ -153,6 +153,8 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
             }
         }
 
+        ValidateCertificateForwarding(options.AgentCertificates, errors);
+
         if (options.RateLimits.RegistrationsPerMinute < 0 || options.RateLimits.UnknownTokenRequestsPerMinute < 0)
         {
             errors.Add($"{Section}:RateLimits:RegistrationsPerMinute and RateLimits:UnknownTokenRequestsPerMinute must be 0 (off) or more.");
@@ -207,6 +209,43 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
         if (value <= TimeSpan.Zero)
         {
             errors.Add($"{WStunnelOptions.SectionName}:{setting} must be a positive duration (got {value}).");
+        }
+    }
+
+    private static void ValidateCertificateForwarding(WStunnelAgentCertificateOptions certificates, List<string> errors)
+    {
+        const string Section = WStunnelOptions.SectionName + ":AgentCertificates";
+        if (certificates.ForwardedHeader is null)
+        {
+            if (certificates.ForwardingProxies.Count > 0)
+            {
+                errors.Add($"{Section}:ForwardingProxies is set but ForwardedHeader is not: name the header the proxies pass the certificate in.");
+            }
+
+            return;
+        }
+
+        if (!certificates.Required)
+        {
+            errors.Add($"{Section}:ForwardedHeader needs AgentCertificates:Required: a forwarded certificate is judged like any other.");
+        }
+
+        if (!HttpSyntax.IsToken(certificates.ForwardedHeader))
+        {
+            errors.Add($"{Section}:ForwardedHeader must be a valid HTTP header name (got '{certificates.ForwardedHeader}').");
+        }
+
+        if (certificates.ForwardingProxies.Count == 0)
+        {
+            errors.Add($"{Section}:ForwardingProxies must list the proxies allowed to forward certificates (IP addresses or CIDR networks) when ForwardedHeader is set; otherwise anyone could send the header.");
+        }
+
+        for (var i = 0; i < certificates.ForwardingProxies.Count; i++)
+        {
+            if (!Security.ForwardingProxies.TryParse(certificates.ForwardingProxies[i], out _))
+            {
+                errors.Add($"{Section}:ForwardingProxies:{i} must be an IP address or a CIDR network such as 10.0.0.0/8 (got '{certificates.ForwardingProxies[i]}').");
+            }
         }
     }
 }

@@ -41,7 +41,7 @@ internal sealed class AgentAdmission(
             return null;
         }
 
-        var certificate = certificates.Required ? await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false) : null;
+        var certificate = certificates.Required ? await certificates.PresentedAsync(context).ConfigureAwait(false) : null;
         if (certificates.Required && certificates.Problem(certificate) is { } problem)
         {
             ServerLog.AgentCertificateRejected(logger, context.Connection.RemoteIpAddress, problem);

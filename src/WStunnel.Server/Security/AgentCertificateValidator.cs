@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
 namespace WStunnel.Server.Security;
@@ -14,6 +15,8 @@ internal sealed class AgentCertificateValidator
 
     private readonly X509Certificate2Collection _trusted = [];
     private readonly X509RevocationMode _revocation;
+    private readonly string? _forwardedHeader;
+    private readonly ForwardingProxies? _forwardingProxies;
 
     public AgentCertificateValidator(IOptions<WStunnelOptions> options)
     {
@@ -23,10 +26,27 @@ internal sealed class AgentCertificateValidator
         if (Required)
         {
             _trusted = LoadTrusted(settings.TrustedCaFile!);
+            _forwardedHeader = settings.ForwardedHeader;
+            _forwardingProxies = _forwardedHeader is null ? null : new ForwardingProxies(settings.ForwardingProxies);
         }
     }
 
     public bool Required { get; }
+
+    /// <summary>
+    /// The certificate the agent presented: from its TLS handshake, or — only on a connection from a
+    /// configured forwarding proxy — from the header that proxy passes it in. Null when there is none.
+    /// </summary>
+    public async Task<X509Certificate2?> PresentedAsync(HttpContext context)
+    {
+        var certificate = await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
+        if (certificate is not null || _forwardedHeader is null || !_forwardingProxies!.Contains(context.Connection.RemoteIpAddress))
+        {
+            return certificate;
+        }
+
+        return ForwardedCertificate.TryParse(context.Request.Headers[_forwardedHeader].ToString());
+    }
 
     /// <summary>Null when <paramref name="certificate"/> is acceptable, otherwise why not (no secrets in it).</summary>
     public string? Problem(X509Certificate2? certificate)

@@ -113,6 +113,18 @@ public sealed class WStunnelOptionsValidatorTests
     }
 
     [Fact]
+    public void Certificate_forwarding_needs_a_list_of_proxies_and_required_certificates()
+    {
+        var options = new WStunnelOptions { AgentCertificates = { ForwardedHeader = "X-Client-Cert" } };
+        var failures = string.Join("\n", Failures(options));
+        Assert.Contains("WStunnel:AgentCertificates:ForwardingProxies must list the proxies", failures, StringComparison.Ordinal);
+        Assert.Contains("WStunnel:AgentCertificates:ForwardedHeader needs AgentCertificates:Required", failures, StringComparison.Ordinal);
+
+        options.AgentCertificates.ForwardingProxies.Add("proxy.example.com");
+        Assert.Contains(Failures(options), f => f.Contains("WStunnel:AgentCertificates:ForwardingProxies:0 must be an IP address", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_token_file_is_read_and_trimmed()
     {
         var file = Path.GetTempFileName();
