@@ -23,6 +23,11 @@ internal static partial class AgentCommand
         var clientCert = new Option<FileInfo?>("--client-cert") { Description = "Client certificate for gateways that require one: PEM (with --client-key) or a PFX without a password." };
         var clientKey = new Option<FileInfo?>("--client-key") { Description = "PEM private key of --client-cert." };
         var target = new Option<string>("--target") { Description = "Local server to replay requests against.", DefaultValueFactory = _ => "http://localhost:80" };
+        var allowTarget = new Option<string[]>("--allow-target")
+        {
+            Description = "A further origin (scheme://host:port) the gateway may select per request with X-Host; repeat for more. Only exact origins.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var transport = new Option<AgentTransport>("--transport")
         {
             Description = "auto: WebSocket, falling back to HTTPS long-poll when WebSockets cannot pass; websocket; longpoll.",
@@ -40,7 +45,7 @@ internal static partial class AgentCommand
               wstunnel agent --server wss://gateway.example.com --token-file /etc/wstunnel/token --target http://localhost:8080
               WSTUNNEL_TOKEN=... wstunnel agent --server wss://gateway.example.com --proxy http://proxy.corp:3128
             """)
-        { server, tokenFile, token, secretFile, clientCert, clientKey, target, transport, targetHttp2, caCert, insecure, proxy };
+        { server, tokenFile, token, secretFile, clientCert, clientKey, target, allowTarget, transport, targetHttp2, caCert, insecure, proxy };
 
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -48,6 +53,7 @@ internal static partial class AgentCommand
             var serverUri = ParseUri(result.GetValue(server), "--server", errors);
             var targetUri = ParseUri(result.GetValue(target), "--target", errors);
             var proxyUri = result.GetValue(proxy) is { } p ? ParseUri(p, "--proxy", errors) : null;
+            var allowedTargets = (result.GetValue(allowTarget) ?? []).Select(t => ParseUri(t, "--allow-target", errors)).ToList();
             if (errors.Count > 0)
             {
                 await Console.Error.WriteLineAsync(string.Join(Environment.NewLine, errors)).ConfigureAwait(false);
@@ -81,6 +87,10 @@ internal static partial class AgentCommand
                 }
 
                 options.Target = targetUri!;
+                foreach (var allowed in allowedTargets)
+                {
+                    options.AllowedTargets.Add(allowed!);
+                }
                 options.Transport = result.GetValue(transport);
                 options.TargetHttp2 = result.GetValue(targetHttp2);
                 options.CaCertificateFile = result.GetValue(caCert)?.FullName;

@@ -73,6 +73,15 @@ internal sealed class AgentOptionsValidator : IValidateOptions<WStunnelAgentOpti
             errors.Add($"{Section}:Target must be an origin such as http://localhost:80, without a path (got '{options.Target}').");
         }
 
+        for (var i = 0; i < options.AllowedTargets.Count; i++)
+        {
+            var allowed = options.AllowedTargets[i];
+            if (!allowed.IsAbsoluteUri || allowed.Scheme is not ("http" or "https") || allowed.PathAndQuery != "/" || allowed.UserInfo.Length > 0)
+            {
+                errors.Add($"{Section}:AllowedTargets:{i} must be an origin such as http://printer.lan:8080, without a path or user (got '{allowed}').");
+            }
+        }
+
         if (options.CaCertificateFile is { } ca && !File.Exists(ca))
         {
             errors.Add($"{Section}:CaCertificateFile '{ca}' does not exist.");

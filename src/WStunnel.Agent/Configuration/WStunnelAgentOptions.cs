@@ -37,6 +37,14 @@ public sealed class WStunnelAgentOptions
     public Uri Target { get; set; } = new("http://localhost:80");
 
     /// <summary>
+    /// Further origins (<c>scheme://host[:port]</c>) the gateway may select per request with its
+    /// target header (<c>X-Host</c> by default). Only these exact origins are served — same scheme,
+    /// host and port; a request for any other is answered 403 and logged. Empty (default): every
+    /// request goes to <see cref="Target"/>.
+    /// </summary>
+    public IList<Uri> AllowedTargets { get; } = [];
+
+    /// <summary>
     /// Speak HTTP/2 to the target: prior-knowledge h2c for <c>http://</c> targets, ALPN for <c>https://</c>.
     /// Needed for gRPC and anything else that relies on response trailers. Default: false (HTTP/1.1).
     /// </summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Frozen;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -17,6 +18,7 @@ internal sealed class TargetDispatcher : IDisposable
 {
     private readonly Uri _target;
     private readonly string _origin;
+    private readonly FrozenSet<string> _allowedOrigins;
     private readonly TimeSpan _responseTimeout;
     private readonly Version _version;
     private readonly HttpVersionPolicy _versionPolicy;
@@ -27,6 +29,7 @@ internal sealed class TargetDispatcher : IDisposable
     {
         _target = options.Target;
         _origin = options.Target.GetLeftPart(UriPartial.Authority);
+        _allowedOrigins = options.AllowedTargets.Select(static t => t.GetLeftPart(UriPartial.Authority)).ToFrozenSet(StringComparer.Ordinal);
         _responseTimeout = options.TargetResponseTimeout;
         _version = options.TargetHttp2 ? HttpVersion.Version20 : HttpVersion.Version11;
 
@@ -80,7 +83,15 @@ internal sealed class TargetDispatcher : IDisposable
             return;
         }
 
-        using var request = BuildRequest(stream, head);
+        var origin = _origin;
+        if (head.Origin.Length > 0 && !TryAllowedOrigin(head.Origin, out origin))
+        {
+            AgentLog.RequestRefused(_logger, $"stream {stream.Id}: origin {head.Origin} is not one of the agent's allowed targets");
+            Answer(stream, HttpStatusCode.Forbidden, "The tunnel's agent does not serve the requested target.\n");
+            return;
+        }
+
+        using var request = BuildRequest(stream, head, origin);
         using var timeout = new CancellationTokenSource(_responseTimeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stream.Aborted, timeout.Token);
         HttpResponseMessage response;
@@ -121,9 +132,21 @@ internal sealed class TargetDispatcher : IDisposable
         stream.CloseRead();
     }
 
-    private HttpRequestMessage BuildRequest(TunnelStream stream, RequestHead head)
+    /// <summary>
+    /// The selected origin in its canonical form, if the agent lists it: scheme, host and port must all
+    /// match (<c>http://host</c> and <c>http://host:80</c> are the same origin; <c>https://host</c> is not).
+    /// </summary>
+    private bool TryAllowedOrigin(string requested, out string origin)
     {
-        var request = new HttpRequestMessage(new HttpMethod(head.Method), new Uri(_origin + head.PathAndQuery))
+        origin = Uri.TryCreate(requested, UriKind.Absolute, out var uri) && uri.UserInfo.Length == 0 && uri.PathAndQuery == "/"
+            ? uri.GetLeftPart(UriPartial.Authority)
+            : "";
+        return origin == _origin || _allowedOrigins.Contains(origin);
+    }
+
+    private HttpRequestMessage BuildRequest(TunnelStream stream, RequestHead head, string origin)
+    {
+        var request = new HttpRequestMessage(new HttpMethod(head.Method), new Uri(origin + head.PathAndQuery))
         {
             Version = _version,
             VersionPolicy = _versionPolicy,

@@ -9,6 +9,7 @@ internal static class HeadCodec
         PayloadWriter.MeasureString(head.Method)
         + PayloadWriter.MeasureString(head.Authority)
         + PayloadWriter.MeasureString(head.PathAndQuery)
+        + PayloadWriter.MeasureString(head.Origin)
         + MeasureHeaders(head.Headers);
 
     public static int Measure(ResponseHead head) => 2 + MeasureHeaders(head.Headers);
@@ -30,6 +31,7 @@ internal static class HeadCodec
         writer.WriteString(head.Method);
         writer.WriteString(head.Authority);
         writer.WriteString(head.PathAndQuery);
+        writer.WriteString(head.Origin);
         WriteHeaders(ref writer, head.Headers);
         return writer.Position;
     }
@@ -70,9 +72,15 @@ internal static class HeadCodec
             throw reader.Malformed("request target is not in origin form");
         }
 
+        var origin = reader.ReadString(payload.Length);
+        if (origin.Length > 0 && !HttpSyntax.IsOrigin(origin))
+        {
+            throw reader.Malformed("origin is not scheme://host[:port]");
+        }
+
         var headers = ReadHeaders(ref reader, payload.Length);
         reader.EnsureEnd();
-        return new RequestHead { Method = method, Authority = authority, PathAndQuery = target, Headers = headers };
+        return new RequestHead { Method = method, Authority = authority, PathAndQuery = target, Origin = origin, Headers = headers };
     }
 
     public static ResponseHead ReadResponseHead(ReadOnlySpan<byte> payload)

@@ -11,6 +11,12 @@ internal sealed class RequestHead
     /// <summary>Origin-form path and query, byte-exact as the gateway forwarded it.</summary>
     public required string PathAndQuery { get; init; }
 
+    /// <summary>
+    /// Which of the agent's allowed targets the request is for (<c>scheme://host[:port]</c>), or
+    /// empty for its default target. The agent serves only origins it lists itself.
+    /// </summary>
+    public string Origin { get; init; } = "";
+
     public List<KeyValuePair<string, string>> Headers { get; init; } = [];
 }
 

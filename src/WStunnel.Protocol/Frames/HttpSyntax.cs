@@ -51,4 +51,13 @@ internal static class HttpSyntax
 
         return true;
     }
+
+    /// <summary>An origin: <c>http://</c> or <c>https://</c> and a non-empty authority, nothing more (no user info, no path).</summary>
+    public static bool IsOrigin(string value)
+    {
+        var rest = value.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? value[7..]
+            : value.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? value[8..]
+            : null;
+        return !string.IsNullOrEmpty(rest) && IsAuthority(rest);
+    }
 }

@@ -20,6 +20,15 @@ public sealed class WStunnelOptions
     /// <summary>The request header that carries a token. Default: <c>X-Token</c>.</summary>
     public string TokenHeader { get; set; } = "X-Token";
 
+    /// <summary>
+    /// The request header that selects one of an agent's additional targets (the original WStunnel's
+    /// <c>X-Host</c>): its value, an origin such as <c>http://printer.lan:8080</c>, crosses the tunnel
+    /// apart from the headers and is served only if the agent lists that exact origin in its
+    /// allowed targets; the header itself never reaches a backend. Set it in a route's transforms to
+    /// choose the target for your clients. <c>null</c>: every request goes to the agent's default target.
+    /// </summary>
+    public string? TargetHeader { get; set; } = "X-Host";
+
     /// <summary>The path prefix of the <c>/_token/TOKEN/rest</c> form. Default: <c>/_token</c>.</summary>
     public string TokenPathPrefix { get; set; } = "/_token";
 

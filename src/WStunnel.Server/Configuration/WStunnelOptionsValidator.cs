@@ -22,6 +22,11 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
             errors.Add($"{Section}:TokenHeader must be a valid HTTP header name (got '{options.TokenHeader}').");
         }
 
+        if (options.TargetHeader is not null && !HttpSyntax.IsToken(options.TargetHeader))
+        {
+            errors.Add($"{Section}:TargetHeader must be a valid HTTP header name or null (got '{options.TargetHeader}').");
+        }
+
         if (string.IsNullOrEmpty(options.TokenPathPrefix) || options.TokenPathPrefix[0] != '/' || options.TokenPathPrefix.EndsWith('/') || options.TokenPathPrefix.Contains('{', StringComparison.Ordinal))
         {
             errors.Add($"{Section}:TokenPathPrefix must start with '/' and not end with '/' (got '{options.TokenPathPrefix}').");

@@ -16,6 +16,7 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
 {
     private readonly WStunnelQueueOptions _queue = options.Value.Queue;
     private readonly TimeSpan? _requestTimeout = options.Value.RequestTimeout;
+    private readonly string? _targetHeader = options.Value.TargetHeader;
 
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -70,6 +71,16 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
     private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, RequestDeadline? deadline, CancellationToken cancellationToken)
     {
         var tunnel = Resolve(request);
+        RequestHead head;
+        try
+        {
+            head = TunnelRequestHeadBuilder.Build(request, _targetHeader);
+        }
+        catch (FormatException ex)
+        {
+            return PlainText(request, HttpStatusCode.BadRequest, ex.Message + "\n");
+        }
+
         var session = tunnel.Session;
         TunnelWaitQueue.Place? place = null;
         if (session is not { IsAvailable: true } || tunnel.Queue.HasLine)
@@ -112,7 +123,6 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
             }
         }
 
-        var head = TunnelRequestHeadBuilder.Build(request);
         TunnelStream stream;
         try
         {

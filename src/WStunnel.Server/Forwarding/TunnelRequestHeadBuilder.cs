@@ -9,7 +9,10 @@ internal static class TunnelRequestHeadBuilder
 {
     private const string SchemePrefix = "wstunnel://";
 
-    public static RequestHead Build(HttpRequestMessage request)
+    /// <param name="request">The request as YARP prepared it.</param>
+    /// <param name="targetHeader">The header that selects one of the agent's additional targets (<c>WStunnel:TargetHeader</c>), or null.</param>
+    /// <exception cref="FormatException">The target header is present but not an origin.</exception>
+    public static RequestHead Build(HttpRequestMessage request, string? targetHeader)
     {
         var headers = TunnelHeaders.Collect(request.Headers, request.Content?.Headers);
         InjectTraceContext(headers);
@@ -18,8 +21,34 @@ internal static class TunnelRequestHeadBuilder
             Method = request.Method.Method,
             Authority = request.Headers.Host ?? "",
             PathAndQuery = request.Options.TryGetValue(TunnelRequestOptions.Target, out var target) ? target : PathAndQuery(request.RequestUri!),
+            Origin = targetHeader is null ? "" : TakeOrigin(headers, targetHeader),
             Headers = headers,
         };
+    }
+
+    /// <summary>Moves the target selector out of the headers: it is for the agent, never for a backend.</summary>
+    private static string TakeOrigin(List<KeyValuePair<string, string>> headers, string targetHeader)
+    {
+        var origin = "";
+        var count = 0;
+        foreach (var (name, value) in headers)
+        {
+            if (string.Equals(name, targetHeader, StringComparison.OrdinalIgnoreCase))
+            {
+                origin = value.Trim().TrimEnd('/');
+                count++;
+            }
+        }
+
+        if (count == 0)
+        {
+            return "";
+        }
+
+        headers.RemoveAll(h => string.Equals(h.Key, targetHeader, StringComparison.OrdinalIgnoreCase));
+        return count == 1 && HttpSyntax.IsOrigin(origin)
+            ? origin
+            : throw new FormatException($"The {targetHeader} header must be one origin such as http://host:8080 (scheme, host and port only).");
     }
 
     /// <summary>

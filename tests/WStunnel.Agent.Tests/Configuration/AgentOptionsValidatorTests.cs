@@ -27,6 +27,18 @@ public sealed class AgentOptionsValidatorTests
     }
 
     [Theory]
+    [InlineData("http://printer.lan:8080/admin")]
+    [InlineData("ftp://files.lan")]
+    [InlineData("http://user:pass@printer.lan")]
+    public void An_allowed_target_must_be_an_exact_http_origin(string allowed)
+    {
+        var options = new WStunnelAgentOptions { Server = new Uri("wss://gw.example.com"), Token = "0123456789abcdef" };
+        options.AllowedTargets.Add(new Uri("http://fine.lan:8080"));
+        options.AllowedTargets.Add(new Uri(allowed));
+        Assert.Contains("WStunnelAgent:AllowedTargets:1 must be an origin", Failures(options), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("http://localhost:8080/app", "Target must be an origin")]
     [InlineData("ftp://localhost", "Target must be an origin")]
     public void A_target_must_be_an_http_origin(string target, string message) =>

@@ -12,8 +12,10 @@ public sealed class FrameCodecTests
     private static readonly Gen<List<KeyValuePair<string, string>>> Headers =
         Gen.Select(Token, FieldValue, (n, v) => new KeyValuePair<string, string>(n, v)).List[0, 12];
 
-    private static readonly Gen<RequestHead> RequestHeads = Gen.Select(Token, Gen.String[Gen.Char.AlphaNumeric, 0, 20], Target, Headers,
-        (method, authority, target, headers) => new RequestHead { Method = method, Authority = authority, PathAndQuery = target, Headers = headers });
+    private static readonly Gen<string> Origin = Gen.OneOf(Gen.Const(""), Gen.String[Gen.Char.AlphaNumeric, 1, 20].Select(host => $"https://{host}:8443"));
+
+    private static readonly Gen<RequestHead> RequestHeads = Gen.Select(Token, Gen.String[Gen.Char.AlphaNumeric, 0, 20], Target, Origin, Headers,
+        (method, authority, target, origin, headers) => new RequestHead { Method = method, Authority = authority, PathAndQuery = target, Origin = origin, Headers = headers });
 
     private static readonly Gen<ResponseHead> ResponseHeads = Gen.Select(Gen.Int[100, 999], Headers,
         (status, headers) => new ResponseHead { StatusCode = status, Headers = headers });
@@ -29,8 +31,24 @@ public sealed class FrameCodecTests
             Assert.Equal(head.Method, decoded.Method);
             Assert.Equal(head.Authority, decoded.Authority);
             Assert.Equal(head.PathAndQuery, decoded.PathAndQuery);
+            Assert.Equal(head.Origin, decoded.Origin);
             Assert.Equal(head.Headers, decoded.Headers);
         });
+    }
+
+    [Theory]
+    [InlineData("ftp://files.lan")]
+    [InlineData("http://")]
+    [InlineData("http://user@printer.lan")]
+    [InlineData("http://printer.lan/path")]
+    [InlineData("printer.lan:80")]
+    public void An_origin_that_is_not_scheme_host_and_port_is_rejected(string origin)
+    {
+        var head = new RequestHead { Method = "GET", PathAndQuery = "/", Origin = origin };
+        var buffer = new byte[HeadCodec.Measure(head)];
+        HeadCodec.Write(head, buffer);
+        var error = Assert.Throws<TunnelProtocolException>(() => HeadCodec.ReadRequestHead(buffer));
+        Assert.Contains("origin is not scheme://host[:port]", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -134,8 +152,8 @@ public sealed class FrameCodecTests
     [Fact]
     public void A_header_count_larger_than_the_payload_is_rejected_before_allocating()
     {
-        // Method "G", empty authority, target "/", then a header count of 2^28.
-        byte[] payload = [1, (byte)'G', 0, 1, (byte)'/', 0x80, 0x80, 0x80, 0x80, 0x01];
+        // Method "G", empty authority, target "/", empty origin, then a header count of 2^28.
+        byte[] payload = [1, (byte)'G', 0, 1, (byte)'/', 0, 0x80, 0x80, 0x80, 0x80, 0x01];
         var error = Assert.Throws<TunnelProtocolException>(() => HeadCodec.ReadRequestHead(payload));
         Assert.Contains("header count", error.Message, StringComparison.Ordinal);
     }

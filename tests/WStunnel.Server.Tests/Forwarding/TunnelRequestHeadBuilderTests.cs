@@ -21,7 +21,7 @@ public sealed class TunnelRequestHeadBuilderTests
         request.Headers.TryAddWithoutValidation("X-Multi", ["a", "b"]);
         request.Headers.Host = "public.example.com";
 
-        var head = TunnelRequestHeadBuilder.Build(request);
+        var head = TunnelRequestHeadBuilder.Build(request, "X-Host");
 
         Assert.Equal("POST", head.Method);
         Assert.Equal("public.example.com", head.Authority);
