@@ -68,6 +68,17 @@ public sealed class AgentCertificateTests(TunnelFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task An_expired_certificate_from_the_trusted_CA_is_refused()
+    {
+        using var certificate = fixture.Certificate.IssueClientCertificate("expired-agent", expired: true);
+        var log = new ListLogger();
+        await using var agent = await StartAgentAsync("expired-" + Guid.NewGuid().ToString("N"), AgentTransport.WebSocket, certificate, waitForTunnel: false, log);
+
+        Assert.Contains("403", await log.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal);
+        Assert.Contains("NotTimeValid", await _gatewayLog.WaitForAsync("CN=expired-agent"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_trusted_certificate_not_meant_for_client_authentication_is_refused()
     {
         using var certificate = fixture.Certificate.IssueClientCertificate("server-only", clientAuthentication: false);

@@ -62,16 +62,19 @@ internal sealed class TestCertificate : IDisposable
 
     /// <summary>
     /// A certificate this CA signs for an agent, written as PEM certificate and key files (deleted
-    /// with the returned handle); <paramref name="clientAuthentication"/> false makes one meant for servers only.
+    /// with the returned handle); <paramref name="clientAuthentication"/> false makes one meant for servers
+    /// only, <paramref name="expired"/> one whose validity ended minutes ago.
     /// </summary>
-    public ClientCertificateFiles IssueClientCertificate(string commonName, bool clientAuthentication = true)
+    public ClientCertificateFiles IssueClientCertificate(string commonName, bool clientAuthentication = true, bool expired = false)
     {
         var now = DateTimeOffset.UtcNow;
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(clientAuthentication ? "1.3.6.1.5.5.7.3.2" : "1.3.6.1.5.5.7.3.1")], false));
-        using var signed = request.Create(Authority, now.AddMinutes(-5), new DateTimeOffset(Authority.NotAfter).AddMinutes(-1), RandomNumberGenerator.GetBytes(8));
+        var caStart = new DateTimeOffset(Authority.NotBefore);
+        var (notBefore, notAfter) = expired ? (caStart, caStart.AddSeconds(30)) : (now.AddMinutes(-5), new DateTimeOffset(Authority.NotAfter).AddMinutes(-1));
+        using var signed = request.Create(Authority, notBefore, notAfter, RandomNumberGenerator.GetBytes(8));
         var directory = Directory.CreateTempSubdirectory("wstunnel-client-cert-").FullName;
         var files = new ClientCertificateFiles(Path.Combine(directory, "agent.pem"), Path.Combine(directory, "agent.key"), directory);
         File.WriteAllText(files.CertificateFile, signed.ExportCertificatePem());
