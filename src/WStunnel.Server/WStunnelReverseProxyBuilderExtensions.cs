@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using WStunnel.Server;
 using WStunnel.Server.Addressing;
 using WStunnel.Server.Configuration;
+using WStunnel.Server.Diagnostics;
 using WStunnel.Server.Endpoints;
 using WStunnel.Server.Forwarding;
 using WStunnel.Server.Registry;
@@ -41,7 +42,9 @@ public static class WStunnelReverseProxyBuilderExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WStunnelOptions>, WStunnelOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
         services.AddSingleton<TunnelRegistry>();
+        services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<TunnelForwarder>();
         services.AddSingleton<AgentAdmission>();
         services.AddSingleton<ClientRateLimiter>();

@@ -17,6 +17,7 @@ internal sealed class AgentAdmission(
     TunnelRegistry registry,
     ClientRateLimiter rateLimiter,
     AgentCertificateValidator certificates,
+    GatewayMetrics metrics,
     IOptions<WStunnelOptions> options,
     IHostApplicationLifetime lifetime,
     ILogger<AgentAdmission> logger)
@@ -25,6 +26,13 @@ internal sealed class AgentAdmission(
 
     /// <summary>The tunnel the agent may serve and who the agent is, or null after answering why it may not.</summary>
     public async Task<(TunnelEntry Tunnel, AgentIdentity Agent)?> AdmitAsync(HttpContext context)
+    {
+        var admitted = await DecideAsync(context).ConfigureAwait(false);
+        metrics.Registration(admitted is null ? context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "accepted");
+        return admitted;
+    }
+
+    private async Task<(TunnelEntry Tunnel, AgentIdentity Agent)?> DecideAsync(HttpContext context)
     {
         if (lifetime.ApplicationStopping.IsCancellationRequested)
         {

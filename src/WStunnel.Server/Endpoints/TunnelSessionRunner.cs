@@ -16,6 +16,7 @@ namespace WStunnel.Server.Endpoints;
 /// </summary>
 internal sealed class TunnelSessionRunner(
     TunnelRegistry registry,
+    GatewayMetrics metrics,
     IOptions<WStunnelOptions> options,
     TimeProvider time,
     ILogger<TunnelSessionRunner> logger)
@@ -63,6 +64,7 @@ internal sealed class TunnelSessionRunner(
         if (!ReferenceEquals(session, created))
         {
             ServerLog.SessionResumed(logger, tunnel.DisplayName, remote, session.TransportName, session.SessionId);
+            metrics.Resumed();
             tunnel.Attach(session); // lets requests that queued meanwhile go
         }
         else

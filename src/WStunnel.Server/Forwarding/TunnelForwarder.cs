@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -12,7 +13,12 @@ namespace WStunnel.Server.Forwarding;
 /// Sends one request through a tunnel: picks the agent session, opens a stream, streams the request
 /// body in the background, and returns as soon as the response head arrives, with a streaming body.
 /// </summary>
-internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnelOptions> options, TimeProvider time, ILogger<TunnelForwarder> logger)
+internal sealed class TunnelForwarder(
+    TunnelRegistry registry,
+    GatewayMetrics metrics,
+    IOptions<WStunnelOptions> options,
+    TimeProvider time,
+    ILogger<TunnelForwarder> logger)
 {
     private readonly WStunnelQueueOptions _queue = options.Value.Queue;
     private readonly TimeSpan? _requestTimeout = options.Value.RequestTimeout;
@@ -20,6 +26,7 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
 
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
         if (request.Method == HttpMethod.Trace)
         {
             // A tunnel into a private network must not reflect requests; agents refuse TRACE too.
@@ -30,9 +37,65 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
                 refused.Content.Headers.Allow.Add(method);
             }
 
+            metrics.RequestCompleted("refused", started);
             return refused;
         }
 
+        TunnelEntry tunnel;
+        try
+        {
+            tunnel = Resolve(request);
+        }
+        catch (TunnelUnavailableException)
+        {
+            metrics.RequestCompleted("unavailable", started);
+            throw;
+        }
+
+        tunnel.Traffic.RequestStarted(time.GetUtcNow());
+        using var activity = GatewayActivitySource.Instance.StartActivity("WStunnel tunnel", ActivityKind.Client);
+        activity?.SetTag("wstunnel.tunnel", tunnel.DisplayName);
+        var outcome = "failed";
+        try
+        {
+            var response = await SendWithRetriesAsync(request, tunnel, cancellationToken).ConfigureAwait(false);
+            outcome = response.Content is TunnelResponseContent ? "forwarded" : OutcomeOf(response.StatusCode);
+            activity?.SetTag("http.response.status_code", (int)response.StatusCode);
+            return response;
+        }
+        catch (TunnelUnavailableException)
+        {
+            outcome = "unavailable";
+            throw;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            outcome = "canceled";
+            throw;
+        }
+        finally
+        {
+            if (outcome is not ("forwarded" or "canceled"))
+            {
+                tunnel.Traffic.RequestFailed();
+                activity?.SetStatus(ActivityStatusCode.Error, outcome);
+            }
+
+            metrics.RequestCompleted(outcome, started);
+        }
+    }
+
+    private static string OutcomeOf(HttpStatusCode status) => status switch
+    {
+        HttpStatusCode.BadRequest => "bad_request",
+        HttpStatusCode.RequestHeaderFieldsTooLarge => "headers_too_large",
+        HttpStatusCode.ServiceUnavailable => "queue_full",
+        HttpStatusCode.GatewayTimeout => "timeout",
+        _ => "answered_by_gateway",
+    };
+
+    private async Task<HttpResponseMessage> SendWithRetriesAsync(HttpRequestMessage request, TunnelEntry tunnel, CancellationToken cancellationToken)
+    {
         var deadline = _requestTimeout is { } limit ? new RequestDeadline(limit, time, cancellationToken) : null;
         try
         {
@@ -40,7 +103,7 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
             {
                 try
                 {
-                    var response = await SendOnceAsync(request, deadline, deadline?.Token ?? cancellationToken).ConfigureAwait(false);
+                    var response = await SendOnceAsync(request, tunnel, deadline, deadline?.Token ?? cancellationToken).ConfigureAwait(false);
                     if (response.Content is not TunnelResponseContent)
                     {
                         deadline?.Dispose(); // answered by the gateway itself: no body for the deadline to watch
@@ -57,7 +120,7 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
         catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
         {
             deadline.Dispose();
-            ServerLog.RequestTimedOut(logger, DisplayNameOf(request), _requestTimeout!.Value);
+            ServerLog.RequestTimedOut(logger, tunnel.DisplayName, _requestTimeout!.Value);
             return PlainText(request, HttpStatusCode.GatewayTimeout, "The tunnel's agent did not answer within the gateway's request timeout.\n");
         }
         catch
@@ -68,9 +131,8 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
     }
 
     // The deadline, if any, passes to the response: its body ends when the deadline passes.
-    private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, RequestDeadline? deadline, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, TunnelEntry tunnel, RequestDeadline? deadline, CancellationToken cancellationToken)
     {
-        var tunnel = Resolve(request);
         RequestHead head;
         try
         {
@@ -151,7 +213,7 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
         deadline?.Watch(stream);
         if (request.Content is { } content)
         {
-            _ = SendBodyAsync(content, stream, cancellationToken);
+            _ = SendBodyAsync(content, new TunnelWriteStream(stream, tunnel, metrics), stream, cancellationToken);
         }
 
         ResponseHead responseHead;
@@ -177,7 +239,7 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
             throw new HttpRequestException($"The tunnel '{tunnel.DisplayName}' failed before the response arrived: {ex.Message}", ex, HttpStatusCode.BadGateway);
         }
 
-        return TunnelResponseBuilder.Build(request, responseHead, stream, deadline);
+        return TunnelResponseBuilder.Build(request, responseHead, stream, tunnel, metrics, deadline);
     }
 
     /// <summary>
@@ -199,14 +261,11 @@ internal sealed class TunnelForwarder(TunnelRegistry registry, IOptions<WStunnel
         return registry.FindByName(name) ?? throw new TunnelUnavailableException(name);
     }
 
-    private static string DisplayNameOf(HttpRequestMessage request) =>
-        request.Options.TryGetValue(TunnelRequestOptions.Tunnel, out var tunnel) ? tunnel.DisplayName : request.RequestUri!.Host;
-
-    private static async Task SendBodyAsync(HttpContent content, TunnelStream stream, CancellationToken cancellationToken)
+    private static async Task SendBodyAsync(HttpContent content, TunnelWriteStream target, TunnelStream stream, CancellationToken cancellationToken)
     {
         try
         {
-            await content.CopyToAsync(new TunnelWriteStream(stream), cancellationToken).ConfigureAwait(false);
+            await content.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
             stream.Complete();
         }
         catch (Exception)

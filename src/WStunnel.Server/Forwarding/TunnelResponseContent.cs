@@ -1,11 +1,14 @@
 using System.Net;
 using System.Runtime.CompilerServices;
 using WStunnel.Protocol.Session;
+using WStunnel.Server.Diagnostics;
+using WStunnel.Server.Registry;
 
 namespace WStunnel.Server.Forwarding;
 
 /// <summary>A response body read from a tunnel stream as it arrives; trailers land in the response once the body ends.</summary>
-internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMessage response, IDisposable? lifetime) : HttpContent
+internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMessage response, TunnelEntry tunnel, GatewayMetrics metrics, IDisposable? lifetime)
+    : HttpContent
 {
     private TunnelReadStream? _readStream;
 
@@ -39,9 +42,9 @@ internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMes
         base.Dispose(disposing);
     }
 
-    private TunnelReadStream GetReadStream() => _readStream ??= new TunnelReadStream(stream, response);
+    private TunnelReadStream GetReadStream() => _readStream ??= new TunnelReadStream(stream, response, tunnel, metrics);
 
-    private sealed class TunnelReadStream(TunnelStream stream, HttpResponseMessage response) : Stream
+    private sealed class TunnelReadStream(TunnelStream stream, HttpResponseMessage response, TunnelEntry tunnel, GatewayMetrics metrics) : Stream
     {
         private bool _ended;
         private bool _disposed;
@@ -66,7 +69,12 @@ internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMes
             }
 
             var read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            if (read == 0 && !buffer.IsEmpty)
+            if (read > 0)
+            {
+                tunnel.Traffic.ReceivedFromAgent(read);
+                metrics.ReceivedFromAgent(read);
+            }
+            else if (!buffer.IsEmpty)
             {
                 _ended = true;
                 if (stream.Trailers is { } trailers)

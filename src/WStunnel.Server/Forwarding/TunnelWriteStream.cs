@@ -1,9 +1,11 @@
 using WStunnel.Protocol.Session;
+using WStunnel.Server.Diagnostics;
+using WStunnel.Server.Registry;
 
 namespace WStunnel.Server.Forwarding;
 
 /// <summary>The write side of a tunnel stream, for <see cref="HttpContent.CopyToAsync(Stream)"/> of a request body.</summary>
-internal sealed class TunnelWriteStream(TunnelStream stream) : Stream
+internal sealed class TunnelWriteStream(TunnelStream stream, TunnelEntry tunnel, GatewayMetrics metrics) : Stream
 {
     public override bool CanRead => false;
 
@@ -15,14 +17,18 @@ internal sealed class TunnelWriteStream(TunnelStream stream) : Stream
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        stream.WriteAsync(buffer, cancellationToken);
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        tunnel.Traffic.SentToAgent(buffer.Length);
+        metrics.SentToAgent(buffer.Length);
+        return stream.WriteAsync(buffer, cancellationToken);
+    }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        stream.WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override void Write(byte[] buffer, int offset, int count) =>
-        stream.WriteAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        WriteAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

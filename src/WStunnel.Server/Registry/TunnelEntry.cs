@@ -103,6 +103,9 @@ internal sealed class TunnelEntry(TokenKey key, string? name)
     /// </summary>
     public string? ClaimOwner(string thumbprint) => Interlocked.CompareExchange(ref _owner, thumbprint, null) ?? thumbprint;
 
+    /// <summary>What went through the tunnel.</summary>
+    public TunnelTraffic Traffic { get; } = new();
+
     /// <summary>Requests waiting for this tunnel's agent.</summary>
     public TunnelWaitQueue Queue { get; } = new();
 

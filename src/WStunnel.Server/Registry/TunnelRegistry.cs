@@ -135,6 +135,12 @@ internal sealed class TunnelRegistry
 
     public void ReleaseQueueSlot() => Interlocked.Decrement(ref _queued);
 
+    /// <summary>Requests waiting for an agent, gateway-wide.</summary>
+    public int QueuedRequests => Volatile.Read(ref _queued);
+
+    /// <summary>Every tunnel the gateway knows now (named ones, and token-addressed ones it remembers).</summary>
+    public IEnumerable<TunnelEntry> Tunnels => _byToken.Values;
+
     /// <summary>Whether requests for <paramref name="tunnel"/> should wait for its agent rather than fail at once.</summary>
     public bool MayQueue(TunnelEntry tunnel) =>
         tunnel.Session is not null // attached but closing: a replacement is on its way

@@ -9,13 +9,17 @@ using WStunnel.Protocol.Transports;
 using WStunnel.Server.Endpoints;
 using WStunnel.Server.Registry;
 using WStunnel.Server.Security;
+using WStunnel.Server.Tests.Diagnostics;
 using WStunnel.Server.Tests.Registry;
 
 namespace WStunnel.Server.Tests.Endpoints;
 
-public sealed class AgentAdmissionTests
+public sealed class AgentAdmissionTests : IDisposable
 {
     private readonly WStunnelOptions _options = new();
+    private RecordedMetrics? _recorded;
+
+    public void Dispose() => _recorded?.Dispose();
 
     [Fact]
     public async Task A_stopping_gateway_refuses_new_agents_with_503_and_Retry_After()
@@ -28,6 +32,7 @@ public sealed class AgentAdmissionTests
 
         Assert.Equal(StatusCodes.Status503ServiceUnavailable, context.Response.StatusCode);
         Assert.Equal("5", context.Response.Headers.RetryAfter.ToString());
+        Assert.Equal(1, _recorded!.Total("wstunnel.gateway.registrations", "wstunnel.outcome=503"));
     }
 
     [Fact]
@@ -119,7 +124,10 @@ public sealed class AgentAdmissionTests
         var lifetime = new Mock<IHostApplicationLifetime>();
         lifetime.SetupGet(l => l.ApplicationStopping).Returns(stopping);
         var options = Options.Create(_options);
-        return new AgentAdmission(registry ?? new TunnelRegistry(options, TimeProvider.System), new ClientRateLimiter(options), new AgentCertificateValidator(options),
+        registry ??= new TunnelRegistry(options, TimeProvider.System);
+        _recorded?.Dispose();
+        _recorded = new RecordedMetrics(registry);
+        return new AgentAdmission(registry, new ClientRateLimiter(options), new AgentCertificateValidator(options), _recorded.Metrics,
             options, lifetime.Object, NullLogger<AgentAdmission>.Instance);
     }
 

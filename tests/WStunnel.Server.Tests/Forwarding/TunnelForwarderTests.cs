@@ -5,19 +5,77 @@ using Microsoft.Extensions.Time.Testing;
 using WStunnel.Protocol.Frames;
 using WStunnel.Protocol.Session;
 using WStunnel.Server.Forwarding;
+using WStunnel.Server.Tests.Diagnostics;
 using WStunnel.Server.Registry;
 using WStunnel.Server.Tests.Registry;
 
 namespace WStunnel.Server.Tests.Forwarding;
 
 /// <summary>The forwarder's clocks (queue timeout, retention, request timeout) on a fake time line.</summary>
-public sealed class TunnelForwarderTests
+public sealed class TunnelForwarderTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
     private readonly FakeTimeProvider _time = new();
     private readonly WStunnelOptions _options = new();
+    private RecordedMetrics? _recorded;
 
     public TunnelForwarderTests() => _options.Tunnels["build"] = new WStunnelTunnelOptions { Token = "build-token-0123456789" };
+
+    public void Dispose() => _recorded?.Dispose();
+
+    [Fact]
+    public async Task A_forwarded_request_is_counted_with_its_bytes_both_ways_in_the_tunnel_and_in_the_metrics()
+    {
+        var forwarder = await GatewayWithAgentAsync(async stream =>
+        {
+            var buffer = new byte[64];
+            while (await stream.ReadAsync(buffer, default) > 0)
+            {
+            }
+
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
+            await stream.WriteAsync("twelve bytes"u8.ToArray(), default);
+            stream.Complete();
+        });
+        using var request = Get();
+        request.Method = HttpMethod.Post;
+        request.Content = new ByteArrayContent(new byte[5]);
+
+        using var response = await forwarder.SendAsync(request, CancellationToken.None).WaitAsync(Patience);
+        Assert.Equal("twelve bytes", await response.Content.ReadAsStringAsync());
+
+        var traffic = _registry!.FindByName("build")!.Traffic;
+        Assert.Equal(1, traffic.Requests);
+        Assert.Equal(0, traffic.Errors);
+        Assert.Equal(12, traffic.BytesFromAgent);
+        await Eventually(() => traffic.BytesToAgent == 5);
+        Assert.Equal(1, _recorded!.Total("wstunnel.gateway.requests", "wstunnel.outcome=forwarded"));
+        Assert.Equal(12, _recorded.Total("wstunnel.gateway.bytes", "wstunnel.direction=from_agent"));
+        Assert.Equal(5, _recorded.Total("wstunnel.gateway.bytes", "wstunnel.direction=to_agent"));
+    }
+
+    [Fact]
+    public async Task A_request_that_times_out_in_the_queue_counts_as_an_error_of_its_tunnel()
+    {
+        var (forwarder, _, tunnel) = await GatewayWithAgentThatLeftAsync();
+
+        var response = forwarder.SendAsync(Get(), CancellationToken.None);
+        _time.Advance(_options.Queue.Timeout);
+        Assert.Equal(HttpStatusCode.GatewayTimeout, (await response.WaitAsync(Patience)).StatusCode);
+
+        Assert.Equal(1, tunnel.Traffic.Errors);
+        Assert.Equal(1, _recorded!.Total("wstunnel.gateway.requests", "wstunnel.outcome=timeout"));
+    }
+
+    private static async Task Eventually(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+    }
 
     [Fact]
     public async Task A_request_for_an_agent_that_just_left_waits_until_the_queue_timeout_then_gets_504()
@@ -131,7 +189,7 @@ public sealed class TunnelForwarderTests
         registry.AddSession(tunnel, session, LocalAgent);
         tunnel.Attach(session);
         registry.Detach(tunnel, session);
-        return (new TunnelForwarder(registry, Options.Create(_options), _time, NullLogger<TunnelForwarder>.Instance), registry, tunnel);
+        return (Forwarder(registry), registry, tunnel);
     }
 
     private async Task<TunnelForwarder> GatewayWithAgentAsync(Func<TunnelStream, Task> agent)
@@ -141,7 +199,17 @@ public sealed class TunnelForwarderTests
         var session = await SessionFactory.AvailableSessionAsync(agent);
         registry.AddSession(tunnel, session, LocalAgent);
         tunnel.Attach(session);
-        return new TunnelForwarder(registry, Options.Create(_options), _time, NullLogger<TunnelForwarder>.Instance);
+        return Forwarder(registry);
+    }
+
+    private TunnelRegistry? _registry;
+
+    private TunnelForwarder Forwarder(TunnelRegistry registry)
+    {
+        _registry = registry;
+        _recorded?.Dispose();
+        _recorded = new RecordedMetrics(registry);
+        return new TunnelForwarder(registry, _recorded.Metrics, Options.Create(_options), _time, NullLogger<TunnelForwarder>.Instance);
     }
 
     private static Func<TunnelStream, Task> Answer(HttpStatusCode status) => stream =>
