@@ -59,6 +59,7 @@ internal static class GatewayApp
 
         var app = builder.Build();
         app.MapWStunnel();
+        app.MapWStunnelStatus();
         app.MapReverseProxy();
         return app;
     }

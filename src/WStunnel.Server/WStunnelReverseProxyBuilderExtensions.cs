@@ -9,6 +9,7 @@ using WStunnel.Server.Endpoints;
 using WStunnel.Server.Forwarding;
 using WStunnel.Server.Registry;
 using WStunnel.Server.Security;
+using WStunnel.Server.Status;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -53,6 +54,9 @@ public static class WStunnelReverseProxyBuilderExtensions
         services.AddSingleton<WebSocketEndpoint>();
         services.AddSingleton<LongPollEndpoints>();
         services.AddSingleton<IProxyConfigProvider, TokenRoutesConfigProvider>();
+        services.AddSingleton<GatewayStatus>();
+        services.AddSingleton<StatusEndpoints>();
+        services.AddHealthChecks().AddCheck<TunnelGatewayHealthCheck>("wstunnel");
         services.AddHostedService<TunnelShutdownService>();
         services.AddHostedService<ForwarderFactoryCheck>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, WebSocketsStartupFilter>());

@@ -103,4 +103,7 @@ public sealed class WStunnelOptions
 
     /// <summary>Limits of the tunnel protocol on the gateway's side.</summary>
     public WStunnelLimitsOptions Limits { get; } = new();
+
+    /// <summary>Who may read the status endpoints.</summary>
+    public WStunnelStatusOptions Status { get; } = new();
 }

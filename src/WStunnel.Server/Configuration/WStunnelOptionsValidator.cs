@@ -159,6 +159,14 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
         }
 
         ValidateCertificateForwarding(options.AgentCertificates, errors);
+        for (var i = 0; i < options.Status.AllowedNetworks.Count; i++)
+        {
+            if (!Security.NetworkList.TryParse(options.Status.AllowedNetworks[i], out _))
+            {
+                errors.Add($"{Section}:Status:AllowedNetworks:{i} must be an IP address or a CIDR network such as 10.0.0.0/8 (got '{options.Status.AllowedNetworks[i]}').");
+            }
+        }
+
 
         if (options.RateLimits.RegistrationsPerMinute < 0 || options.RateLimits.UnknownTokenRequestsPerMinute < 0)
         {
@@ -247,7 +255,7 @@ internal sealed class WStunnelOptionsValidator : IValidateOptions<WStunnelOption
 
         for (var i = 0; i < certificates.ForwardingProxies.Count; i++)
         {
-            if (!Security.ForwardingProxies.TryParse(certificates.ForwardingProxies[i], out _))
+            if (!Security.NetworkList.TryParse(certificates.ForwardingProxies[i], out _))
             {
                 errors.Add($"{Section}:ForwardingProxies:{i} must be an IP address or a CIDR network such as 10.0.0.0/8 (got '{certificates.ForwardingProxies[i]}').");
             }

@@ -16,7 +16,7 @@ internal sealed class AgentCertificateValidator
     private readonly X509Certificate2Collection _trusted = [];
     private readonly X509RevocationMode _revocation;
     private readonly string? _forwardedHeader;
-    private readonly ForwardingProxies? _forwardingProxies;
+    private readonly NetworkList? _forwardingProxies;
 
     public AgentCertificateValidator(IOptions<WStunnelOptions> options)
     {
@@ -27,7 +27,7 @@ internal sealed class AgentCertificateValidator
         {
             _trusted = LoadTrusted(settings.TrustedCaFile!);
             _forwardedHeader = settings.ForwardedHeader;
-            _forwardingProxies = _forwardedHeader is null ? null : new ForwardingProxies(settings.ForwardingProxies);
+            _forwardingProxies = _forwardedHeader is null ? null : new NetworkList(settings.ForwardingProxies);
         }
     }
 

@@ -3,7 +3,7 @@ using WStunnel.Server.Security;
 
 namespace WStunnel.Server.Tests.Security;
 
-public sealed class ForwardingProxiesTests
+public sealed class NetworkListTests
 {
     [Theory]
     [InlineData("10.1.2.3", true)]
@@ -15,17 +15,17 @@ public sealed class ForwardingProxiesTests
     [InlineData("2001:db9::1", false)]
     public void Addresses_and_networks_are_matched_exactly(string address, bool expected)
     {
-        var proxies = new ForwardingProxies(["10.0.0.0/8", "192.0.2.9", "2001:db8::/32"]);
+        var proxies = new NetworkList(["10.0.0.0/8", "192.0.2.9", "2001:db8::/32"]);
 
         Assert.Equal(expected, proxies.Contains(IPAddress.Parse(address)));
     }
 
     [Fact]
-    public void No_address_is_never_a_proxy() => Assert.False(new ForwardingProxies(["0.0.0.0/0"]).Contains(null));
+    public void No_address_is_never_a_proxy() => Assert.False(new NetworkList(["0.0.0.0/0"]).Contains(null));
 
     [Theory]
     [InlineData("10.0.0.0/33")]
     [InlineData("proxy.example.com")]
     [InlineData("")]
-    public void Anything_but_an_address_or_a_network_is_refused(string entry) => Assert.False(ForwardingProxies.TryParse(entry, out _));
+    public void Anything_but_an_address_or_a_network_is_refused(string entry) => Assert.False(NetworkList.TryParse(entry, out _));
 }

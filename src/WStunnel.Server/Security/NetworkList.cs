@@ -2,8 +2,8 @@ using System.Net;
 
 namespace WStunnel.Server.Security;
 
-/// <summary>The addresses whose forwarded client certificates the gateway believes (<c>AgentCertificates:ForwardingProxies</c>).</summary>
-internal sealed class ForwardingProxies(IEnumerable<string> entries)
+/// <summary>A list of IP addresses and CIDR networks from configuration, e.g. the proxies whose forwarded certificates are believed.</summary>
+internal sealed class NetworkList(IEnumerable<string> entries)
 {
     private readonly IPNetwork[] _networks = [.. entries.Select(entry => TryParse(entry, out var network) ? network : throw new FormatException($"'{entry}' is not an IP address or a CIDR network."))];
 
