@@ -35,17 +35,28 @@ internal sealed class CliProcess : IDisposable
     public static CliProcess Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null) =>
         StartDll(Path.Combine(AppContext.BaseDirectory, "wstunnel.dll"), arguments, environment);
 
+    /// <summary>The configuration the tests were built in (bin/CONFIGURATION/net10.0/).</summary>
+    public static string BuildConfiguration => new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+
+    /// <summary>The clone the tests run from.</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var root = AppContext.BaseDirectory;
+            while (!File.Exists(Path.Combine(root, "WStunnel.sln")))
+            {
+                root = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(root)) ?? throw new InvalidOperationException("repository root not found");
+            }
+
+            return root;
+        }
+    }
+
     /// <summary>Runs a sample as built by the solution, in the same configuration as the tests.</summary>
     public static CliProcess StartSample(string name, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "WStunnel.sln")))
-        {
-            root = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(root)) ?? throw new InvalidOperationException("repository root not found");
-        }
-
-        var dll = Path.Combine(root, "samples", name, "bin", configuration, "net10.0", name + ".dll");
+        var dll = Path.Combine(RepositoryRoot, "samples", name, "bin", BuildConfiguration, "net10.0", name + ".dll");
         return File.Exists(dll)
             ? StartDll(dll, arguments, environment)
             : throw new InvalidOperationException($"{dll} is missing: build the solution first (dotnet build WStunnel.sln)");
@@ -77,7 +88,7 @@ internal sealed class CliProcess : IDisposable
         throw new TimeoutException($"no output containing '{fragment}'; got:\n{Output}");
     }
 
-    private static CliProcess StartDll(string dll, IEnumerable<string> arguments, IDictionary<string, string>? environment)
+    public static CliProcess StartDll(string dll, IEnumerable<string> arguments, IDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo("dotnet", ["exec", dll, .. arguments])
         {
