@@ -4,6 +4,7 @@ using WStunnel.Agent.Configuration;
 using WStunnel.Agent.Connection;
 using WStunnel.Agent.Diagnostics;
 using WStunnel.Agent.Dispatch;
+using WStunnel.Agent.Status;
 using WStunnel.Protocol.Frames;
 using WStunnel.Protocol.Session;
 using WStunnel.Protocol.Transports;
@@ -27,9 +28,14 @@ internal sealed class TunnelAgent : IDisposable
     private readonly ReconnectBackoff _backoff;
     private TunnelSession? _current;
     private TunnelSession? _detached;
+    private AgentState _state;
+    private long _opened;
 
-    public TunnelAgent(WStunnelAgentOptions options, ILogger logger, TimeProvider? time = null)
+    private readonly AgentMetrics? _metrics;
+
+    public TunnelAgent(WStunnelAgentOptions options, ILogger logger, TimeProvider? time = null, AgentMetrics? metrics = null)
     {
+        _metrics = metrics;
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
@@ -37,9 +43,37 @@ internal sealed class TunnelAgent : IDisposable
         _secret = AgentToken.ReadSecret(options);
         _fingerprint = Fingerprint(_token);
         _connector = new GatewayConnector(options, logger);
-        _dispatcher = new TargetDispatcher(options, logger);
+        _dispatcher = new TargetDispatcher(options, logger, metrics);
         _backoff = new ReconnectBackoff(options.ReconnectDelay, options.MaxReconnectDelay, Random.Shared);
+        _state = AgentState.Starting(_time.GetUtcNow());
     }
+
+    /// <summary>Connected or not, over what, since when, and the last failure.</summary>
+    public AgentState State => Volatile.Read(ref _state);
+
+    /// <summary>Raised after <see cref="State"/> changes.</summary>
+    public event Action<AgentState>? StateChanged;
+
+    private void SetState(Func<AgentState, AgentState> change)
+    {
+        var state = change(Volatile.Read(ref _state));
+        Volatile.Write(ref _state, state);
+        _metrics?.SetConnected(state.Connected);
+        StateChanged?.Invoke(state);
+    }
+
+    private void Opened(TunnelSession session)
+    {
+        var reconnects = Interlocked.Increment(ref _opened) - 1;
+        if (reconnects > 0)
+        {
+            _metrics?.Reconnected();
+        }
+
+        SetState(s => new AgentState(true, session.TransportName, _time.GetUtcNow(), s.LastError, reconnects));
+    }
+
+    private void Failed(string reason) => SetState(s => s with { Connected = false, Since = s.Connected ? _time.GetUtcNow() : s.Since, LastError = reason });
 
     /// <summary>The session serving now, if any.</summary>
     public TunnelSession? CurrentSession => Volatile.Read(ref _current);
@@ -111,6 +145,7 @@ internal sealed class TunnelAgent : IDisposable
                 if (failure is not null)
                 {
                     AgentLog.ConnectFailed(_logger, _connector.EndpointUri, failure);
+                    Failed(failure);
                 }
 
                 return session;
@@ -123,6 +158,7 @@ internal sealed class TunnelAgent : IDisposable
         if (longPollFailure is not null)
         {
             AgentLog.ConnectFailed(_logger, _connector.EndpointUri, longPollFailure);
+            Failed(longPollFailure);
         }
 
         return longPoll;
@@ -203,6 +239,7 @@ internal sealed class TunnelAgent : IDisposable
             while (true)
             {
                 Volatile.Write(ref _current, session);
+                Opened(session);
                 Connected?.Invoke(session);
                 var upgrade = await WaitForEndOrUpgradeAsync(session, stoppingToken).ConfigureAwait(false);
                 if (upgrade is null)
@@ -212,10 +249,12 @@ internal sealed class TunnelAgent : IDisposable
                         // Requests in flight wait in the session while the agent dials again and resumes it.
                         _detached = session;
                         AgentLog.ConnectionLost(_logger, _connector.EndpointUri, session.DetachReason?.Message ?? "unknown", _options.ResumeWindow);
+                        Failed("connection lost: " + (session.DetachReason?.Message ?? "unknown"));
                     }
                     else
                     {
                         AgentLog.Disconnected(_logger, _connector.EndpointUri, session.Failure?.Message ?? "the gateway closed the session");
+                        Failed(session.Failure?.Message ?? "the gateway closed the session");
                     }
 
                     return;

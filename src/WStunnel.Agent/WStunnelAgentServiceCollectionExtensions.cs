@@ -24,6 +24,7 @@ public static class WStunnelAgentServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WStunnelAgentOptions>, AgentOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
         services.AddSingleton<AgentHostedService>();
         services.AddHostedService(provider => provider.GetRequiredService<AgentHostedService>());
         return services;

@@ -19,14 +19,7 @@ internal static class GatewayApp
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection();
-        if (configFile is not null)
-        {
-            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: true);
-        }
-
-        builder.Configuration.AddEnvironmentVariables("WSTUNNEL__");
-        builder.Configuration.AddCommandLine(args);
+        AddSources(builder.Configuration, args, configFile);
         builder.WebHost.UseKestrelHttpsConfiguration();
 
         var agentCertificates = builder.Configuration.GetValue<bool>($"{WStunnel.Server.WStunnelOptions.SectionName}:AgentCertificates:Required");
@@ -62,6 +55,19 @@ internal static class GatewayApp
         app.MapWStunnelStatus();
         app.MapReverseProxy();
         return app;
+    }
+
+    /// <summary>The gateway's configuration sources, weakest first: the file, <c>WSTUNNEL__</c> variables, the command line.</summary>
+    public static IConfigurationBuilder AddSources(IConfigurationBuilder configuration, string[] args, string? configFile)
+    {
+        configuration.AddInMemoryCollection();
+        if (configFile is not null)
+        {
+            configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: true);
+        }
+
+        configuration.AddEnvironmentVariables("WSTUNNEL__");
+        return configuration.AddCommandLine(args);
     }
 
     /// <summary>

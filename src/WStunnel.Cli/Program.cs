@@ -10,11 +10,15 @@ var root = new RootCommand("""
       wstunnel demo
       wstunnel server --urls https://0.0.0.0:443 --cert gateway.pem --cert-key gateway.key
       wstunnel agent --server wss://gateway.example.com --token-file /etc/wstunnel/token --target http://localhost:8080
+
+    The original WStunnel's 'srv' and 'cli' commands accept its flags (-port, -tunnel, -server, -token, …).
     """)
 {
     DemoCommand.Create(),
     ServerCommand.Create(),
     AgentCommand.Create(),
+    LegacyCommands.Server(),
+    LegacyCommands.Client(),
 };
 root.SetAction((result, cancellationToken) => DemoCommand.RunAsync(once: false, Console.Out, cancellationToken));
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -35,6 +35,50 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
     }
 
     [Fact]
+    public async Task With_log_format_json_every_agent_log_line_is_a_json_object_with_its_event_id()
+    {
+        var token = "json-logs-" + Guid.NewGuid().ToString("N");
+        using var agent = CliProcess.StartAgent(fixture, token, extraArguments: ["--log-format", "json"]);
+        await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, token);
+        var opened = await agent.WaitForOutputAsync("Tunnel open to", TimeSpan.FromSeconds(30));
+
+        using var line = System.Text.Json.JsonDocument.Parse(opened);
+        Assert.Equal(2002, line.RootElement.GetProperty("EventId").GetInt32());
+        Assert.Equal("Information", line.RootElement.GetProperty("LogLevel").GetString());
+        Assert.All(agent.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => System.Text.Json.JsonDocument.Parse(l).Dispose());
+        Assert.DoesNotContain(token, agent.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_configuration_error_names_the_setting_and_the_file_it_came_from_and_nothing_listens()
+    {
+        var config = Path.Combine(Path.GetTempPath(), $"wstunnel-bad-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(config, """{ "WStunnel": { "Limits": { "MaxTunnels": 0 } } }""");
+        try
+        {
+            using var server = CliProcess.Start(["server", "--urls", "http://127.0.0.1:0", "--config", config, "--WStunnel:MinimumTokenLength=8"]);
+
+            Assert.Equal(2, await server.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Contains($"WStunnel:Limits:MaxTunnels must be at least 1 (got 0). (set in the file {config})", server.Output, StringComparison.Ordinal);
+            Assert.Contains("WStunnel:MinimumTokenLength must be at least 16 (got 8). (set in the command line)", server.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Now listening", server.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
+    [Fact]
+    public async Task A_mistyped_gateway_option_is_an_error_rather_than_a_silently_ignored_setting()
+    {
+        using var server = CliProcess.Start(["server", "--urls", "http://127.0.0.1:0", "--cret", "gateway.pem"]);
+
+        Assert.Equal(2, await server.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Contains("Unknown option '--cret'", server.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_gateway_without_a_certificate_for_its_https_endpoint_exits_with_a_clear_error()
     {
         using var server = CliProcess.Start(["server", "--urls", "https://127.0.0.1:0", "--config", "/nonexistent/appsettings.json"]);

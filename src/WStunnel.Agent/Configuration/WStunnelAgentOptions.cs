@@ -36,6 +36,15 @@ public sealed class WStunnelAgentOptions
     /// <summary>The local server requests are replayed against. Default: <c>http://localhost:80</c>.</summary>
     public Uri Target { get; set; } = new("http://localhost:80");
 
+    /// <summary>Accept any certificate from an <c>https://</c> target (a local server with a self-signed one). Default: false.</summary>
+    public bool InsecureTarget { get; set; }
+
+    /// <summary>
+    /// A JSON file the agent keeps up to date with its state (connected, transport, since when, last
+    /// error, reconnects), for monitoring scripts. Default: none.
+    /// </summary>
+    public string? StatusFile { get; set; }
+
     /// <summary>
     /// Further origins (<c>scheme://host[:port]</c>) the gateway may select per request with its
     /// target header (<c>X-Host</c> by default). Only these exact origins are served — same scheme,

@@ -49,4 +49,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(2020, LogLevel.Information, "Agent stopping: letting {Count} requests finish within {GracePeriod}")]
     public static partial void Stopping(ILogger logger, int count, TimeSpan gracePeriod);
+
+    [LoggerMessage(2021, LogLevel.Warning, "Could not write the status file: {Reason}")]
+    public static partial void StatusFileFailed(ILogger logger, string reason);
 }

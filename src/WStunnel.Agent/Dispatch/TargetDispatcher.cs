@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Frozen;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -25,8 +26,11 @@ internal sealed class TargetDispatcher : IDisposable
     private readonly HttpMessageInvoker _client;
     private readonly ILogger _logger;
 
-    public TargetDispatcher(WStunnelAgentOptions options, ILogger logger)
+    private readonly AgentMetrics? _metrics;
+
+    public TargetDispatcher(WStunnelAgentOptions options, ILogger logger, AgentMetrics? metrics = null)
     {
+        _metrics = metrics;
         _target = options.Target;
         _origin = options.Target.GetLeftPart(UriPartial.Authority);
         _allowedOrigins = options.AllowedTargets.Select(static t => t.GetLeftPart(UriPartial.Authority)).ToFrozenSet(StringComparer.Ordinal);
@@ -47,15 +51,22 @@ internal sealed class TargetDispatcher : IDisposable
             ActivityHeadersPropagator = null, // the gateway's trace context arrives in the request's own headers
             ConnectTimeout = TimeSpan.FromSeconds(10),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+            SslOptions = options.InsecureTarget
+#pragma warning disable CA5359 // The operator asked for it (InsecureTarget, the original's -insecure): a local server's self-signed certificate.
+                ? new System.Net.Security.SslClientAuthenticationOptions { RemoteCertificateValidationCallback = static (_, _, _, _) => true }
+#pragma warning restore CA5359
+                : new System.Net.Security.SslClientAuthenticationOptions(),
         });
     }
 
     /// <summary>Answers one stream; never throws, so no stream is left without an answer or a reset.</summary>
     public async Task HandleAsync(TunnelStream stream)
     {
+        var started = Stopwatch.GetTimestamp();
+        var outcome = "failed";
         try
         {
-            await DispatchAsync(stream).ConfigureAwait(false);
+            outcome = await DispatchAsync(stream).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -71,16 +82,21 @@ internal sealed class TargetDispatcher : IDisposable
                 stream.Reset(ErrorCode.InternalError);
             }
         }
+        finally
+        {
+            _metrics?.RequestCompleted(outcome, started);
+        }
     }
 
-    private async Task DispatchAsync(TunnelStream stream)
+    /// <summary>Serves one request; returns its outcome for the metrics.</summary>
+    private async Task<string> DispatchAsync(TunnelStream stream)
     {
         var head = stream.RequestHead!;
         if (TargetRequestPolicy.Refusal(head) is { } refusal)
         {
             AgentLog.RequestRefused(_logger, $"stream {stream.Id}: {refusal}");
             stream.Reset(ErrorCode.ProtocolError);
-            return;
+            return "refused";
         }
 
         var origin = _origin;
@@ -88,7 +104,7 @@ internal sealed class TargetDispatcher : IDisposable
         {
             AgentLog.RequestRefused(_logger, $"stream {stream.Id}: origin {head.Origin} is not one of the agent's allowed targets");
             Answer(stream, HttpStatusCode.Forbidden, "The tunnel's agent does not serve the requested target.\n");
-            return;
+            return "refused";
         }
 
         using var request = BuildRequest(stream, head, origin);
@@ -101,13 +117,13 @@ internal sealed class TargetDispatcher : IDisposable
         }
         catch (OperationCanceledException) when (stream.Aborted.IsCancellationRequested)
         {
-            return; // the client went away; the gateway already reset the stream
+            return "canceled"; // the client went away; the gateway already reset the stream
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             AgentLog.TargetFailed(_logger, _target, head.Method, $"no response within {_responseTimeout.TotalSeconds:0.#} s");
             Answer(stream, HttpStatusCode.GatewayTimeout, "The tunnel agent's target did not answer in time.\n");
-            return;
+            return "target_timeout";
         }
         catch (HttpRequestException ex)
         {
@@ -115,7 +131,7 @@ internal sealed class TargetDispatcher : IDisposable
             Answer(stream, HttpStatusCode.BadGateway, ex.InnerException is SocketException
                 ? "The tunnel agent could not connect to its target.\n"
                 : "The tunnel agent's request to its target failed.\n");
-            return;
+            return "target_failed";
         }
 
         using (response)
@@ -130,6 +146,7 @@ internal sealed class TargetDispatcher : IDisposable
         }
 
         stream.CloseRead();
+        return "forwarded";
     }
 
     /// <summary>

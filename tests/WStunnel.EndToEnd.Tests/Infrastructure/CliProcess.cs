@@ -110,10 +110,10 @@ internal sealed class CliProcess : IDisposable
         return cliProcess;
     }
 
-    public static CliProcess StartAgent(TunnelFixture fixture, string token, IDictionary<string, string>? environment = null)
+    public static CliProcess StartAgent(TunnelFixture fixture, string token, IDictionary<string, string>? environment = null, string[]? extraArguments = null)
     {
         var env = new Dictionary<string, string>(environment ?? new Dictionary<string, string>()) { ["WSTUNNEL_TOKEN"] = token };
-        return Start(["agent", "--server", fixture.AgentServerUri.ToString(), "--ca-cert", fixture.Certificate.CaFile, "--target", fixture.Backend.Address.ToString()], env);
+        return Start(["agent", "--server", fixture.AgentServerUri.ToString(), "--ca-cert", fixture.Certificate.CaFile, "--target", fixture.Backend.Address.ToString(), .. extraArguments ?? []], env);
     }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
