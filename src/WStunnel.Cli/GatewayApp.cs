@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+using WStunnel.Server.Status;
 
 namespace WStunnel.Cli;
 
@@ -46,6 +48,14 @@ internal static class GatewayApp
             });
         });
         configure?.Invoke(builder);
+        var prometheus = builder.Configuration.GetValue<bool>("Metrics:Prometheus:Enabled");
+        if (prometheus)
+        {
+            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+                .AddMeter(WStunnel.Server.Diagnostics.GatewayMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Net.Http")
+                .AddPrometheusExporter());
+        }
+
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddWStunnel();
@@ -53,8 +63,30 @@ internal static class GatewayApp
         var app = builder.Build();
         app.MapWStunnel();
         app.MapWStunnelStatus();
+        if (prometheus)
+        {
+            MapPrometheus(app, builder.Configuration["Metrics:Prometheus:Path"] ?? "/metrics");
+        }
+
         app.MapReverseProxy();
         return app;
+    }
+
+    /// <summary>The Prometheus scraping endpoint, for the same callers as the status (loopback and <c>WStunnel:Status:AllowedNetworks</c>).</summary>
+    private static void MapPrometheus(WebApplication app, string path)
+    {
+        var status = app.Services.GetRequiredService<StatusEndpoints>();
+        app.MapPrometheusScrapingEndpoint(path).Add(endpoint =>
+        {
+            var scrape = endpoint.RequestDelegate!;
+            endpoint.RequestDelegate = async context =>
+            {
+                if (!await status.RefusedAsync(context).ConfigureAwait(false))
+                {
+                    await scrape(context).ConfigureAwait(false);
+                }
+            };
+        });
     }
 
     /// <summary>The gateway's configuration sources, weakest first: the file, <c>WSTUNNEL__</c> variables, the command line.</summary>

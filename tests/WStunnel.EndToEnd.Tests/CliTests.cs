@@ -87,6 +87,29 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
     }
 
     [Fact]
+    public async Task The_standalone_gateway_exports_the_WStunnel_meter_for_Prometheus_when_enabled()
+    {
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, metrics: new { Prometheus = new { Enabled = true } });
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        var token = "prometheus-" + Guid.NewGuid().ToString("N");
+        await using var agent = await RunningAgent.StartAsync(TunnelFixture.AgentServer(gateway.Address), token, fixture.Backend.Address, fixture.Certificate.CaFile, null);
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200"));
+
+        // The exporter caches a scrape briefly; the counters appear once the request is recorded.
+        var scrape = "";
+        await Eventually.WaitUntil(() =>
+        {
+            scrape = client.GetStringAsync("/metrics").GetAwaiter().GetResult();
+            return scrape.Contains("wstunnel_outcome=\"forwarded\"", StringComparison.Ordinal);
+        }, "the forwarded request in the scrape");
+
+        Assert.Contains("wstunnel_gateway_requests_total{", scrape, StringComparison.Ordinal);
+        Assert.Contains("wstunnel_gateway_request_duration_seconds_bucket{", scrape, StringComparison.Ordinal);
+        Assert.Contains("wstunnel_gateway_sessions", scrape, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, scrape, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_standalone_gateway_answers_its_health_check_without_a_server_banner()
     {
         using var gateway = await GatewayProcess.StartAsync(fixture.Certificate);

@@ -22,7 +22,8 @@ internal sealed partial class GatewayProcess : IDisposable
 
     /// <param name="settings">The <c>WStunnel</c> section, e.g. <c>new { KeepAliveInterval = "00:00:01" }</c>.</param>
     /// <param name="kestrel">The <c>Kestrel</c> section, if any.</param>
-    public static async Task<GatewayProcess> StartAsync(TestCertificate certificate, object? settings = null, object? kestrel = null)
+    /// <param name="metrics">The standalone gateway's <c>Metrics</c> section, if any.</param>
+    public static async Task<GatewayProcess> StartAsync(TestCertificate certificate, object? settings = null, object? kestrel = null, object? metrics = null)
     {
         var directory = Directory.CreateTempSubdirectory("wstunnel-gateway-").FullName;
         var cert = Path.Combine(directory, "gateway.pem");
@@ -30,7 +31,7 @@ internal sealed partial class GatewayProcess : IDisposable
         var config = Path.Combine(directory, "appsettings.json");
         await File.WriteAllTextAsync(cert, certificate.Server.ExportCertificatePem());
         await File.WriteAllTextAsync(key, certificate.Server.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
-        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new { WStunnel = settings ?? new { }, Kestrel = kestrel ?? new { } }));
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new { WStunnel = settings ?? new { }, Kestrel = kestrel ?? new { }, Metrics = metrics ?? new { } }));
 
         var process = CliProcess.Start(["server", "--urls", "https://127.0.0.1:0", "--cert", cert, "--cert-key", key, "--config", config]);
         try
