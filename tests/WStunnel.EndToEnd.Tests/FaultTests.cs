@@ -190,9 +190,20 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
         relay.RefuseNewLinks = true;
         relay.BlackHoleOpenLinks();
 
-        using var response = await post.WaitAsync(TimeSpan.FromSeconds(30));
+        // 502 if no response head had come back, the whole answer if it all had; if the head came
+        // and the link went silent before the body's end, the response is cut off (never passed off as complete).
+        HttpStatusCode? status = null;
+        try
+        {
+            using var response = await post.WaitAsync(TimeSpan.FromSeconds(30));
+            status = response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+        }
+
         await session.Completion.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.True(response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.OK, $"got {response.StatusCode}");
+        Assert.True(status is null or HttpStatusCode.BadGateway or HttpStatusCode.OK, $"got {status}");
 
         // The agent comes back with a fresh session; the POST is not replayed to the backend.
         relay.RefuseNewLinks = false;
