@@ -119,7 +119,15 @@ internal sealed class CliProcess : IDisposable
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cancel.Token);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException ex)
+        {
+            throw new TimeoutException($"the process did not exit within {timeout}; its output:\n{Output}", ex);
+        }
+
         return _process.ExitCode;
     }
 
