@@ -52,7 +52,7 @@ internal sealed class BenchTopology : IDisposable
         {
             var hop = Track(ChildProcess.StartRole("YARP hop", ["hop", BackendAddress.ToString(), Certificate.CertFile, Certificate.KeyFile]));
             HopAddress = await hop.WaitForListeningAsync().ConfigureAwait(false);
-            Paths.Add(new BenchPath("YARP hop", HopAddress, null, null));
+            Paths.Add(new BenchPath("YARP hop", HopAddress, null, null) { Proxies = [hop] });
         }
 
         if (!withGateway)
@@ -77,7 +77,7 @@ internal sealed class BenchTopology : IDisposable
                 ["agent", "--server", $"wss://127.0.0.1:{GatewayAddress.Port}", "--ca-cert", Certificate.CaFile, "--target", BackendAddress.ToString(), "--transport", transport],
                 AgentEnvironment(token)));
             await agent.WaitForOutputAsync("Tunnel open", TimeSpan.FromMinutes(1)).ConfigureAwait(false);
-            Paths.Add(new BenchPath(name, GatewayAddress, token, agent));
+            Paths.Add(new BenchPath(name, GatewayAddress, token, agent) { Proxies = [Gateway, agent] });
         }
     }
 
@@ -109,6 +109,9 @@ internal sealed class BenchTopology : IDisposable
 /// <summary>One way to the backend: the YARP hop, or the gateway plus the agent serving <see cref="Token"/>.</summary>
 internal sealed record BenchPath(string Name, Uri Address, string? Token, ChildProcess? Agent)
 {
+    /// <summary>The processes between client and backend on this path, whose CPU a request costs.</summary>
+    public IReadOnlyList<ChildProcess> Proxies { get; init; } = [];
+
     public Uri Url(string path) => new(Address, path);
 
     public string? Header => Token is null ? null : $"X-Token: {Token}";

@@ -73,6 +73,16 @@ internal sealed partial class ChildProcess : IDisposable
     /// <summary>Resident memory now, from /proc.</summary>
     public long ResidentBytes => ReadStatus("VmRSS:");
 
+    /// <summary>CPU time the process has used so far (user and kernel): less sensitive to a busy machine than throughput.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     private long ReadStatus(string field)
     {
         foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))

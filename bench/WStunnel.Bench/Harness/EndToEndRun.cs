@@ -33,7 +33,16 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         {
             log.WriteLine($"round {round} of {rounds}");
             await EachPathAsync(topology, "small1", async p => Record(p, "small1", await Wrk.RunAsync(p.Url("/small"), 1, duration, p.Header).ConfigureAwait(false))).ConfigureAwait(false);
-            await EachPathAsync(topology, "small32", async p => Record(p, "small32", await Wrk.RunAsync(p.Url("/small"), 32, duration, p.Header).ConfigureAwait(false))).ConfigureAwait(false);
+            await EachPathAsync(topology, "small32", async p =>
+            {
+                var before = p.Proxies.Select(x => x.CpuTime).ToArray();
+                var result = await Wrk.RunAsync(p.Url("/small"), 32, duration, p.Header).ConfigureAwait(false);
+                Record(p, "small32", result);
+                var requests = Math.Max(1, result.RequestsPerSecond * duration.TotalSeconds);
+                var perRequest = p.Proxies.Select((x, i) => (x.CpuTime - before[i]).TotalMicroseconds / requests).ToArray();
+                Add(p.Name, "small32.cpuus", perRequest.Sum());
+                Add(p.Name, "small32.cpuus.first", perRequest[0]);
+            }).ConfigureAwait(false);
             await EachPathAsync(topology, "mib8", async p => Record(p, "mib8", await Wrk.RunAsync(p.Url($"/bytes/{MiB}"), 8, duration, p.Header).ConfigureAwait(false))).ConfigureAwait(false);
             await EachPathAsync(topology, "down", p => MeasureLargeAsync(topology, p, "down", () => Transfer.DownloadAsync(client, p.Url($"/bytes/{largeBytes}"), p.Token, largeBytes))).ConfigureAwait(false);
             await EachPathAsync(topology, "up", p => MeasureLargeAsync(topology, p, "up", () => Transfer.UploadAsync(client, p.Url("/upload"), p.Token, largeBytes))).ConfigureAwait(false);
@@ -108,11 +117,15 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         Row(text, "small GET, 1 connection (req/s)", "small1.rps", hop, ws, lp, higherIsBetter: true, hopTarget: null, lpTarget: null, format: "0");
         Row(text, "small GET, 32 connections (req/s)", "small32.rps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.75, lpTarget: 0.3, format: "0");
         Row(text, "small GET, 32 connections: p99 latency (ms)", "small32.p99", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
+        Row(text, "small GET, 32 connections: CPU per request (µs, hop / gateway + agent)", "small32.cpuus", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0");
         Row(text, "1 MiB GET, 8 connections (MB/s)", "mib8.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.6, lpTarget: 0.5, format: "0");
         Row(text, $"{large} MiB download (MB/s)", "down.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
         Row(text, $"{large} MiB upload (MB/s)", "up.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Errors (socket errors and timeouts, all runs): {_errors}. Non-2xx responses: {_non2xx}.");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"CPU per small request at 32 connections (user + kernel, from /proc; steadier than req/s on a busy machine): the hop {Median(hop, "small32.cpuus"):0} µs; over WebSocket the gateway {Median(ws, "small32.cpuus.first"):0} µs and the agent {Median(ws, "small32.cpuus") - Median(ws, "small32.cpuus.first"):0} µs; over long-poll {Median(lp, "small32.cpuus.first"):0} and {Median(lp, "small32.cpuus") - Median(lp, "small32.cpuus.first"):0} µs.");
         text.AppendLine();
         text.AppendLine("| resident memory (MiB) | gateway idle | gateway growth, download / upload | agent idle | agent growth, download / upload | target |");
         text.AppendLine("|---|---:|---:|---:|---:|---|");
