@@ -9,5 +9,6 @@ builder.Services.AddReverseProxy()
 
 var app = builder.Build();
 app.MapWStunnel().RequireHost("agents.example.com", "localhost"); // (2) where agents connect: their own host name (and localhost to try it out)
+app.MapWStunnelStatus();                          // optional: /_stats and /_stats/json, for local callers
 app.MapReverseProxy();
 app.Run();

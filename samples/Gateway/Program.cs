@@ -10,6 +10,7 @@ builder.Services.AddReverseProxy()
 
 var app = builder.Build();
 app.MapWStunnel();
+app.MapWStunnelStatus();
 app.MapReverseProxy();
 app.Run();
 

@@ -46,6 +46,10 @@ public sealed partial class SampleTests(TunnelFixture fixture) : IClassFixture<T
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("target=/echo/build\n", text, StringComparison.Ordinal);
         Assert.Contains("header:x-via=gateway", text, StringComparison.Ordinal);
+
+        var stats = await client.GetStringAsync("/_stats");
+        Assert.Contains("tunnel00_name=build-agent\ntunnel00_agents=1\n", stats, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, stats, StringComparison.Ordinal);
     }
 
     private (string Pem, string Key) WritePem()
