@@ -54,7 +54,7 @@ internal static class HeadCodec
     public static RequestHead ReadRequestHead(ReadOnlySpan<byte> payload)
     {
         var reader = new PayloadReader(payload, FrameType.RequestHead);
-        var method = reader.ReadString(MaxMethodBytes);
+        var method = reader.ReadName(MaxMethodBytes);
         if (!HttpSyntax.IsToken(method))
         {
             throw reader.Malformed("method is not an HTTP token");
@@ -128,7 +128,7 @@ internal static class HeadCodec
         var headers = new List<KeyValuePair<string, string>>((int)count);
         for (var i = 0; i < count; i++)
         {
-            var name = reader.ReadString(maxBytes);
+            var name = reader.ReadName(maxBytes);
             if (!HttpSyntax.IsToken(name))
             {
                 throw reader.Malformed("header name is not an HTTP token");

@@ -47,7 +47,12 @@ internal ref struct PayloadReader(ReadOnlySpan<byte> source, FrameType frame)
         throw Malformed("variable-length integer is too long");
     }
 
-    public string ReadString(int maxBytes)
+    public string ReadString(int maxBytes) => ReadString(maxBytes, shareKnown: false);
+
+    /// <summary>Reads a string that is often a well-known method or header name, sharing one instance of those.</summary>
+    public string ReadName(int maxBytes) => ReadString(maxBytes, shareKnown: true);
+
+    private string ReadString(int maxBytes, bool shareKnown)
     {
         var length = ReadVarUInt();
         if (length > (uint)maxBytes || length > (uint)Remaining)
@@ -56,6 +61,11 @@ internal ref struct PayloadReader(ReadOnlySpan<byte> source, FrameType frame)
         }
 
         var bytes = Take((int)length);
+        if (shareKnown && KnownStrings.Find(bytes) is { } known)
+        {
+            return known;
+        }
+
         try
         {
             return StrictUtf8.GetString(bytes);
