@@ -133,7 +133,7 @@ internal sealed class AgentAdmission(
         }
 
         // An agent coming back to its own tunnel (reconnecting, resuming) never counts against the limit.
-        if ((tunnel.Session is null || tunnel.IsPool) && registry.SessionCount >= _options.Limits.MaxTunnels)
+        if ((tunnel.Sessions.Count == 0 || tunnel.IsPool) && registry.SessionCount >= _options.Limits.MaxTunnels)
         {
             context.Response.Headers.RetryAfter = "30";
             await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable,

@@ -44,7 +44,8 @@ internal sealed class TunnelEntry(TokenKey key, string? name)
 
     /// <summary>
     /// The session the next request goes to: one that takes streams, chosen by <see cref="Balancing"/>
-    /// in a pool. When none takes streams, an attached one (its agent may come back) or null.
+    /// in a pool (each read takes a turn, so only the forwarder picks). When none takes streams, an
+    /// attached one (its agent may come back) or null; ask <see cref="Sessions"/> whether any serves.
     /// </summary>
     public TunnelSession? Session
     {

@@ -99,9 +99,6 @@ internal sealed class TunnelRegistry
     public bool HasSession(TunnelEntry tunnel, Guid sessionId) =>
         _sessions.TryGetValue(sessionId, out var registered) && ReferenceEquals(registered.Tunnel, tunnel);
 
-    /// <summary>The agent behind a live session, or null.</summary>
-    public AgentIdentity? AgentOf(TunnelSession session) => _sessions.TryGetValue(session.SessionId, out var registered) ? registered.Agent : null;
-
     /// <summary>Sessions alive now (connected or waiting to resume).</summary>
     public int SessionCount => _sessions.Count;
 
@@ -143,7 +140,7 @@ internal sealed class TunnelRegistry
 
     /// <summary>Whether requests for <paramref name="tunnel"/> should wait for its agent rather than fail at once.</summary>
     public bool MayQueue(TunnelEntry tunnel) =>
-        tunnel.Session is not null // attached but closing: a replacement is on its way
+        tunnel.Sessions.Count > 0 // attached but closing: a replacement is on its way
         || (tunnel.DisconnectedAt is { } left && _time.GetUtcNow() - left <= _options.Queue.RetentionAfterDisconnect);
 
     /// <summary>Every live session with its tunnel and agent, for status pages.</summary>

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -12,7 +11,7 @@ namespace WStunnel.Server.Status;
 /// </summary>
 internal sealed class StatusEndpoints(GatewayStatus status, IOptions<WStunnelOptions> options, TimeProvider time)
 {
-    private readonly NetworkList _allowed = new(options.Value.Status.AllowedNetworks);
+    private readonly NetworkList _allowed = new(["127.0.0.0/8", "::1", .. options.Value.Status.AllowedNetworks]);
     private readonly bool _page = options.Value.Status.Page;
 
     public async Task TextAsync(HttpContext context)
@@ -59,8 +58,7 @@ internal sealed class StatusEndpoints(GatewayStatus status, IOptions<WStunnelOpt
     /// <summary>Answers 403 to callers that are neither local nor from an allowed network.</summary>
     public async Task<bool> RefusedAsync(HttpContext context)
     {
-        var caller = context.Connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : context.Connection.RemoteIpAddress;
-        if (caller is not null && (IPAddress.IsLoopback(caller) || _allowed.Contains(caller)))
+        if (_allowed.Contains(context.Connection.RemoteIpAddress))
         {
             return false;
         }
