@@ -17,6 +17,9 @@ namespace WStunnel.Agent.Dispatch;
 /// </summary>
 internal sealed class TargetDispatcher : IDisposable
 {
+    // Body pieces this large leave at once; smaller ones wait for the next piece or the end, unless the target pauses.
+    private const int FlushThreshold = 16 * 1024;
+
     private readonly Uri _target;
     private readonly string _origin;
     private readonly FrozenSet<string> _allowedOrigins;
@@ -188,7 +191,9 @@ internal sealed class TargetDispatcher : IDisposable
     {
         var status = (int)response.StatusCode;
         var bodyless = status is 204 or 304 || string.Equals(head.Method, "HEAD", StringComparison.OrdinalIgnoreCase);
-        stream.SendResponseHead(new ResponseHead { StatusCode = status, Headers = TunnelHeaders.Collect(response.Headers, response.Content.Headers) }, endStream: bodyless);
+        // The head waits for the body's first bytes when they are already here: a small answer then
+        // crosses the tunnel as one batch (head, body, end), not three.
+        stream.SendResponseHead(new ResponseHead { StatusCode = status, Headers = TunnelHeaders.Collect(response.Headers, response.Content.Headers) }, endStream: bodyless, flush: false);
         if (bodyless)
         {
             return;
@@ -197,11 +202,29 @@ internal sealed class TargetDispatcher : IDisposable
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
-            await using var body = await response.Content.ReadAsStreamAsync(stream.Aborted).ConfigureAwait(false);
-            int read;
-            while ((read = await body.ReadAsync(buffer, stream.Aborted).ConfigureAwait(false)) > 0)
+            var opening = response.Content.ReadAsStreamAsync(stream.Aborted);
+            if (!opening.IsCompleted)
             {
-                await stream.WriteAsync(buffer.AsMemory(0, read), stream.Aborted).ConfigureAwait(false);
+                stream.Flush();
+            }
+
+            await using var body = await opening.ConfigureAwait(false);
+            while (true)
+            {
+                var reading = body.ReadAsync(buffer, stream.Aborted);
+                if (!reading.IsCompleted)
+                {
+                    stream.Flush(); // the target is slower than the tunnel: what it sent so far goes now
+                }
+
+                var read = await reading.ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                // Small pieces may wait to share a batch with what follows; a full buffer goes at once.
+                await stream.WriteAsync(buffer.AsMemory(0, read), stream.Aborted, flush: read >= FlushThreshold).ConfigureAwait(false);
             }
 
             stream.Complete(Trailers(response));

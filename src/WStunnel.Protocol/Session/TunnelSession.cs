@@ -550,6 +550,8 @@ internal sealed class TunnelSession : IAsyncDisposable
     /// <summary>Resets a stream the peer opened but this end will not serve; its later frames are discarded.</summary>
     private void RejectStream(uint streamId, string reason)
     {
+        // Told before the reset leaves, so the log line is there by the time the peer sees the reset.
+        _options.OnStreamRejected?.Invoke(streamId, reason);
         lock (_lock)
         {
             if (!_terminated)
@@ -558,8 +560,6 @@ internal sealed class TunnelSession : IAsyncDisposable
                 Wake();
             }
         }
-
-        _options.OnStreamRejected?.Invoke(streamId, reason);
     }
 
     private void OnResponseHead(FrameHeader header, ReadOnlySpan<byte> payload)
@@ -839,7 +839,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
     }
 
-    internal void SendResponseHead(TunnelStream stream, ResponseHead head, bool endStream)
+    internal void SendResponseHead(TunnelStream stream, ResponseHead head, bool endStream, bool flush)
     {
         var (payload, length) = EncodeHead(HeadCodec.Measure(head), head, static (h, span) => HeadCodec.Write(h, span));
         lock (_lock)
@@ -855,14 +855,14 @@ internal sealed class TunnelSession : IAsyncDisposable
 
             // Through the stream's own queue so data and the end always follow the head.
             stream.Outgoing.Enqueue(OutgoingFrame.WithPayload(FrameType.ResponseHead, endStream ? FrameFlags.EndStream : FrameFlags.None, stream.Id, payload, length));
-            ScheduleLocked(stream);
+            ScheduleLocked(stream, wake: flush || endStream);
         }
 
         RemoveIfDone(stream);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal async ValueTask WriteDataAsync(TunnelStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    internal async ValueTask WriteDataAsync(TunnelStream stream, ReadOnlyMemory<byte> data, bool flush, CancellationToken cancellationToken)
     {
         while (!data.IsEmpty)
         {
@@ -892,6 +892,9 @@ internal sealed class TunnelSession : IAsyncDisposable
                     }
 
                     waitForCredit = stream.CreditWaiter.Task;
+
+                    // Held frames must leave before waiting: the peer grants credit only for what it received.
+                    Wake();
                 }
             }
 
@@ -913,7 +916,7 @@ internal sealed class TunnelSession : IAsyncDisposable
                 }
 
                 stream.Outgoing.Enqueue(OutgoingFrame.WithPayload(FrameType.Data, FrameFlags.None, stream.Id, payload, count));
-                ScheduleLocked(stream);
+                ScheduleLocked(stream, wake: flush);
             }
 
             data = data[count..];
@@ -1098,7 +1101,11 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
     }
 
-    private void ScheduleLocked(TunnelStream stream)
+    /// <summary>
+    /// Puts the stream in line for the writer. Without <paramref name="wake"/> its frames wait for
+    /// the next wake-up, whoever causes it: they may leave sooner, never later than the stream's flush.
+    /// </summary>
+    private void ScheduleLocked(TunnelStream stream, bool wake = true)
     {
         if (!stream.Scheduled)
         {
@@ -1106,7 +1113,21 @@ internal sealed class TunnelSession : IAsyncDisposable
             _ready.Enqueue(stream);
         }
 
-        Wake();
+        if (wake)
+        {
+            Wake();
+        }
+    }
+
+    internal void FlushStream(TunnelStream stream)
+    {
+        lock (_lock)
+        {
+            if (stream.Outgoing.Count > 0)
+            {
+                Wake();
+            }
+        }
     }
 
     private void Wake() => _wake.Writer.TryWrite(true);

@@ -70,12 +70,23 @@ internal sealed class TunnelStream
     /// <summary>Whether this end already sent its response head (agent side).</summary>
     public bool ResponseHeadSent { get; internal set; }
 
-    /// <summary>Sends the response head (agent side).</summary>
-    public void SendResponseHead(ResponseHead head, bool endStream) => _session.SendResponseHead(this, head, endStream);
+    /// <summary>
+    /// Sends the response head (agent side). With <paramref name="flush"/> false the head waits for
+    /// the stream's next flushing write, <see cref="Flush"/> or <see cref="Complete"/>, so that a small
+    /// answer leaves in one batch instead of three.
+    /// </summary>
+    public void SendResponseHead(ResponseHead head, bool endStream, bool flush = true) => _session.SendResponseHead(this, head, endStream, flush);
 
-    /// <summary>Sends body bytes, waiting for credit; never holds more than the peer's window.</summary>
-    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
-        _session.WriteDataAsync(this, data, cancellationToken);
+    /// <summary>
+    /// Sends body bytes, waiting for credit; never holds more than the peer's window. With
+    /// <paramref name="flush"/> false the bytes may wait, as for <see cref="SendResponseHead"/>; they
+    /// never wait for credit unsent.
+    /// </summary>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken, bool flush = true) =>
+        _session.WriteDataAsync(this, data, flush, cancellationToken);
+
+    /// <summary>Sends whatever this stream queued without flushing.</summary>
+    public void Flush() => _session.FlushStream(this);
 
     /// <summary>Ends this end's half of the stream, with trailers when there are any.</summary>
     public void Complete(List<KeyValuePair<string, string>>? trailers = null) => _session.CompleteStream(this, trailers);

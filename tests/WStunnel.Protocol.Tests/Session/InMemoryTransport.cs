@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using WStunnel.Protocol.Frames;
 using WStunnel.Protocol.Transports;
 
 namespace WStunnel.Protocol.Tests.Session;
@@ -21,6 +22,26 @@ internal sealed class InMemoryTransport : ITunnelTransport
 
     /// <summary>Every batch this end sent, in order; tests inspect or tamper with the stream of bytes.</summary>
     public List<byte[]> Sent { get; } = [];
+
+    /// <summary>The frame headers of every batch this end sent, batch by batch.</summary>
+    public List<List<FrameHeader>> SentFrames()
+    {
+        lock (Sent)
+        {
+            return Sent.Select(batch =>
+            {
+                var frames = new List<FrameHeader>();
+                for (var offset = 0; offset < batch.Length;)
+                {
+                    var header = FrameHeader.Read(batch.AsSpan(offset), SessionLimits.MaxFramePayloadCeiling);
+                    frames.Add(header);
+                    offset += FrameHeader.Size + header.Length;
+                }
+
+                return frames;
+            }).ToList();
+        }
+    }
 
     public static (InMemoryTransport Gateway, InMemoryTransport Agent) CreatePair()
     {

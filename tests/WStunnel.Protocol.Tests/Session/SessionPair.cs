@@ -30,6 +30,9 @@ internal sealed class SessionPair : IAsyncDisposable
         };
     }
 
+    /// <summary>Options without keep-alive: the writer sends only what the streams' producers ask for.</summary>
+    public static TunnelSessionOptions Quiet { get; } = new() { KeepAliveInterval = Timeout.InfiniteTimeSpan };
+
     public static RequestHead Get(string path = "/") => new() { Method = "GET", PathAndQuery = path };
 
     public static async Task<byte[]> ReadToEndAsync(TunnelStream stream, CancellationToken cancellationToken = default)

@@ -442,6 +442,65 @@ public sealed class TunnelSessionTests
         await WaitUntil(() => pair.Agent.PeerAcknowledged >= 64, "the gateway to acknowledge the agent's frames");
     }
 
+    [Fact]
+    public async Task A_held_response_head_leaves_with_its_body_and_end_in_one_batch()
+    {
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false, flush: false);
+            await Task.Delay(50); // a writer woken by the head would have sent it alone by now
+            await stream.WriteAsync(Encoding.UTF8.GetBytes("small"), default, flush: false);
+            stream.Complete();
+        }, gatewayOptions: SessionPair.Quiet, agentOptions: SessionPair.Quiet);
+
+        var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+        Assert.Equal(200, (await stream.ResponseHead.WaitAsync(Deadline)).StatusCode);
+        Assert.Equal("small", Encoding.UTF8.GetString(await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline)));
+
+        var batch = Assert.Single(pair.AgentTransport.SentFrames(), frames => frames.Any(f => f.Type == FrameType.ResponseHead));
+        Assert.Equal(
+            [(FrameType.ResponseHead, false), (FrameType.Data, false), (FrameType.Data, true)],
+            batch.Where(f => f.StreamId == stream.Id).Select(f => (f.Type, f.EndStream)));
+    }
+
+    [Fact]
+    public async Task A_held_response_head_leaves_when_the_stream_is_flushed()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = 202 }, endStream: false, flush: false);
+            stream.Flush();
+            await release.Task;
+            stream.Complete();
+        }, gatewayOptions: SessionPair.Quiet, agentOptions: SessionPair.Quiet);
+
+        var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+
+        // The body has not even begun: only the flush can have sent the head.
+        Assert.Equal(202, (await stream.ResponseHead.WaitAsync(Deadline)).StatusCode);
+        release.SetResult();
+        Assert.Empty(await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline));
+    }
+
+    [Fact]
+    public async Task Held_data_is_sent_before_the_writer_waits_for_credit()
+    {
+        // Without flushing, a body beyond the window would wait for credit the gateway can only
+        // grant for bytes it received: both ends would wait for ever.
+        var limits = new SessionLimits { MaxFramePayload = 4096, InitialStreamWindow = 16 * 1024, InitialSessionWindow = 32 * 1024 };
+        var body = RandomNumberGenerator.GetBytes(200 * 1024);
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false, flush: false);
+            await stream.WriteAsync(body, default, flush: false);
+            stream.Complete();
+        }, limits);
+
+        var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+        Assert.Equal(body, await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline));
+    }
+
     private static async Task WaitUntil(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + Deadline;
