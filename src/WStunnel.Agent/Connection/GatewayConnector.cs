@@ -92,8 +92,7 @@ internal sealed class GatewayConnector : IDisposable
             webSocket.Options.SetRequestHeader(name, value);
         }
 
-        webSocket.Options.KeepAliveInterval = _options.KeepAliveInterval;
-        webSocket.Options.KeepAliveTimeout = _options.KeepAliveTimeout;
+        webSocket.Options.KeepAliveInterval = TimeSpan.Zero; // the session's ping and pong watch the link
         webSocket.Options.CollectHttpResponseDetails = true;
         webSocket.Options.HttpVersion = HttpVersion.Version11;
         webSocket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;

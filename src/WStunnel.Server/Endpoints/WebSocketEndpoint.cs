@@ -1,12 +1,11 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
 using WStunnel.Server.Registry;
 using WStunnel.Protocol.Transports;
 
 namespace WStunnel.Server.Endpoints;
 
 /// <summary>Agents that reach the gateway with WebSockets: one upgraded connection per session.</summary>
-internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionRunner runner, IOptions<WStunnelOptions> options)
+internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionRunner runner)
 {
     public async Task HandleAsync(HttpContext context)
     {
@@ -32,8 +31,10 @@ internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionR
         var webSocket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
             SubProtocol = WebSocketTransport.SubProtocol,
-            KeepAliveInterval = options.Value.KeepAliveInterval,
-            KeepAliveTimeout = options.Value.KeepAliveTimeout,
+
+            // The session's own ping and pong watch the link (KeepAliveInterval/Timeout, on every
+            // transport); WebSocket pings on top would double the keep-alive traffic of each idle tunnel.
+            KeepAliveInterval = TimeSpan.Zero,
         }).ConfigureAwait(false);
 
         await runner.RunAsync(tunnel, agent, new WebSocketTransport(webSocket), context.RequestAborted).ConfigureAwait(false);
