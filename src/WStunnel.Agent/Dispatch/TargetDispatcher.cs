@@ -111,18 +111,20 @@ internal sealed class TargetDispatcher : IDisposable
         }
 
         using var request = BuildRequest(stream, head, origin);
-        using var timeout = new CancellationTokenSource(_responseTimeout);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stream.Aborted, timeout.Token);
+
+        // One source for both ends of the wait: the stream's reset, and the target's time to answer.
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(stream.Aborted);
+        waiting.CancelAfter(_responseTimeout);
         HttpResponseMessage response;
         try
         {
-            response = await _client.SendAsync(request, linked.Token).ConfigureAwait(false);
+            response = await _client.SendAsync(request, waiting.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stream.Aborted.IsCancellationRequested)
         {
             return "canceled"; // the client went away; the gateway already reset the stream
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        catch (OperationCanceledException) when (waiting.IsCancellationRequested)
         {
             AgentLog.TargetFailed(_logger, _target, head.Method, $"no response within {_responseTimeout.TotalSeconds:0.#} s");
             Answer(stream, HttpStatusCode.GatewayTimeout, "The tunnel agent's target did not answer in time.\n");
@@ -166,7 +168,7 @@ internal sealed class TargetDispatcher : IDisposable
 
     private HttpRequestMessage BuildRequest(TunnelStream stream, RequestHead head, string origin)
     {
-        var request = new HttpRequestMessage(new HttpMethod(head.Method), new Uri(origin + head.PathAndQuery))
+        var request = new HttpRequestMessage(HttpMethod.Parse(head.Method), new Uri(origin + head.PathAndQuery))
         {
             Version = _version,
             VersionPolicy = _versionPolicy,
