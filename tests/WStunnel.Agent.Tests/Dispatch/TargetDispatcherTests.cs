@@ -46,6 +46,21 @@ public sealed class TargetDispatcherTests
         Assert.Equal("late body", Encoding.ASCII.GetString(await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline)));
     }
 
+    [Fact]
+    public async Task A_target_that_does_not_answer_in_time_gets_the_client_a_504()
+    {
+        var never = new TaskCompletionSource();
+        await using var target = RawTarget.Start("", never.Task);
+        var options = new WStunnelAgentOptions { Target = target.Address, TargetResponseTimeout = TimeSpan.FromMilliseconds(300) };
+        using var dispatcher = new TargetDispatcher(options, NullLogger.Instance);
+        await using var pair = await SessionPair.StartAsync(dispatcher.HandleAsync);
+
+        var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+        Assert.Equal(504, (await stream.ResponseHead.WaitAsync(Deadline)).StatusCode);
+        Assert.Contains("did not answer in time", Encoding.UTF8.GetString(await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline)), StringComparison.Ordinal);
+        never.SetResult();
+    }
+
     /// <summary>
     /// A target on loopback that answers one request with fixed bytes, and optionally more bytes
     /// once <c>later</c> completes: exactly what reaches the agent's socket, and when.
