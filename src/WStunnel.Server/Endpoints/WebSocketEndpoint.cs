@@ -33,7 +33,7 @@ internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionR
             SubProtocol = WebSocketTransport.SubProtocol,
 
             // The session's own ping and pong watch the link (KeepAliveInterval/Timeout, on every
-            // transport); WebSocket pings on top would double the keep-alive traffic of each idle tunnel.
+            // transport); WebSocket pings on top would triple the keep-alive traffic of each idle tunnel.
             KeepAliveInterval = TimeSpan.Zero,
         }).ConfigureAwait(false);
 
