@@ -78,6 +78,8 @@ public sealed class GatewayCertificateValidatorTests
         names.AddDnsName(name);
         names.AddIpAddress(IPAddress.Loopback);
         request.CertificateExtensions.Add(names.Build());
-        return request.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), RandomNumberGenerator.GetBytes(8));
+        // The CA's own validity, read back from it: a fresh clock reading could fall a second past its
+        // NotAfter, which certificates store in whole seconds.
+        return request.Create(ca, ca.NotBefore, ca.NotAfter, RandomNumberGenerator.GetBytes(8));
     }
 }
