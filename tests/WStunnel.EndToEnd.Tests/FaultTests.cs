@@ -11,6 +11,7 @@ namespace WStunnel.EndToEnd.Tests;
 /// <summary>What happens to tunnels and requests when the link between agent and gateway misbehaves.</summary>
 public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
 {
+    private RelayedGateway _relayed = null!;
     private WebApplication _gateway = null!;
     private FaultRelay _relay = null!;
     private HttpClient _client = null!;
@@ -18,22 +19,15 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // A gateway with a short keep-alive, so dead links are found within a test's patience.
-        _gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address, builder =>
+        _relayed = await RelayedGateway.StartAsync(fixture, builder =>
         {
             builder.Configuration["WStunnel:KeepAliveInterval"] = "00:00:00.250";
             builder.Configuration["WStunnel:KeepAliveTimeout"] = "00:00:01";
         });
-        var address = TunnelFixture.AddressOf(_gateway);
-        _relay = FaultRelay.Start(address.Port);
-        _client = fixture.Certificate.CreateClient(address);
+        (_gateway, _relay, _client) = (_relayed.Gateway, _relayed.Relay, _relayed.Client);
     }
 
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _relay.DisposeAsync();
-        await _gateway.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _relayed.DisposeAsync();
 
     [Fact]
     public async Task A_black_holed_link_is_detected_within_the_keep_alive_timeout_and_queued_requests_are_served()

@@ -28,15 +28,7 @@ internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionR
             return;
         }
 
-        var webSocket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-        {
-            SubProtocol = WebSocketTransport.SubProtocol,
-
-            // The session's own ping and pong watch the link (KeepAliveInterval/Timeout, on every
-            // transport); WebSocket pings on top would triple the keep-alive traffic of each idle tunnel.
-            KeepAliveInterval = TimeSpan.Zero,
-        }).ConfigureAwait(false);
-
+        var webSocket = await AgentWebSocketAcceptor.AcceptAsync(context).ConfigureAwait(false);
         await runner.RunAsync(tunnel, agent, new WebSocketTransport(webSocket), context.RequestAborted).ConfigureAwait(false);
     }
 }

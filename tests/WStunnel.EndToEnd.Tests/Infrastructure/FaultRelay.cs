@@ -38,6 +38,9 @@ internal sealed class FaultRelay : IAsyncDisposable
     /// <summary>Connections relayed so far (refused ones not counted).</summary>
     public int LinksAccepted => Volatile.Read(ref _linksAccepted);
 
+    /// <summary>The TLS records of the newest link towards the agent (the gateway's writes), as the relay forwarded them.</summary>
+    public TlsRecordMeter TowardsAgentRecords { get; private set; } = new();
+
     /// <summary>New connections are reset at once, like a host that went away.</summary>
     public bool RefuseNewLinks { get; set; }
 
@@ -111,6 +114,7 @@ internal sealed class FaultRelay : IAsyncDisposable
             }
 
             var link = new Link(client, server) { CutAfter = CutAfterBytes };
+            TowardsAgentRecords = link.TowardsAgentRecords;
             lock (_links)
             {
                 _links.Add(link);
@@ -158,6 +162,11 @@ internal sealed class FaultRelay : IAsyncDisposable
                     return;
                 }
 
+                if (towardsAgent)
+                {
+                    link.TowardsAgentRecords.Observe(buffer.AsSpan(0, read));
+                }
+
                 await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token);
             }
         }
@@ -180,6 +189,7 @@ internal sealed class FaultRelay : IAsyncDisposable
         public volatile bool BlackHoled;
         public long CutAfter;
         public long SentToAgent;
+        public readonly TlsRecordMeter TowardsAgentRecords = new();
         private int _reset;
 
         public void Reset()
