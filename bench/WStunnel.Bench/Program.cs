@@ -8,6 +8,7 @@ using WStunnel.Bench.Hosts;
 //   e2e    [--rounds 3] [--duration 10] [--large-mib 100] [--out bench/results/end-to-end.md]
 //   scale  [--agents 1000] [--churn-per-second 20] [--duration 10] [--out bench/results/scale.md]
 //   micro  [BenchmarkDotNet arguments; default --filter *]
+//   tls-memory [--connections 1000] [--out bench/results/tls-memory.md]
 // Host roles it starts itself as child processes: backend, hop, swarm.
 var command = args.Length > 0 ? args[0] : "e2e";
 var options = args.Skip(1).ToArray();
@@ -43,8 +44,13 @@ switch (command)
             Console.Out);
         return Publish(await run.RunAsync(), Text(options, "--out", "bench/results/scale.md"));
     }
+    case "tls-memory" when options.Contains("--child"):
+        Console.Write(await TlsMemoryRun.RunAsync(Option(options, "--connections", 1000)));
+        return 0;
+    case "tls-memory":
+        return Publish(await TlsMemoryRun.RunAsync(Option(options, "--connections", 1000)), Text(options, "--out", "bench/results/tls-memory.md"));
     default:
-        Console.Error.WriteLine($"unknown command '{command}': use e2e, scale or micro");
+        Console.Error.WriteLine($"unknown command '{command}': use e2e, scale, micro or tls-memory");
         return 2;
 }
 
