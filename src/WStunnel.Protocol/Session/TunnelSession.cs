@@ -1519,41 +1519,41 @@ internal sealed class TunnelSession : IAsyncDisposable
     {
         var time = _options.TimeProvider;
         var interval = _options.KeepAliveInterval;
-        try
+
+        // One timer for the session's life. A Task.Delay per tick leaves a new timer, promise and
+        // cancellation registration in every session every interval; each lives a whole interval,
+        // so the GC promotes it and traces it from the old generation. With 10,000 idle agents
+        // that roughly doubled the gateway's collection pauses.
+        using var timer = new PeriodicTimer(interval, time);
+        using var stop = _stopping.Token.UnsafeRegister(static state => ((PeriodicTimer)state!).Dispose(), timer);
+        while (await timer.WaitForNextTickAsync().ConfigureAwait(false))
         {
-            while (!_stopping.IsCancellationRequested)
+            ITunnelTransport transport;
+            lock (_lock)
             {
-                await Task.Delay(interval, time, _stopping.Token).ConfigureAwait(false);
-                ITunnelTransport transport;
-                lock (_lock)
+                if (_detached)
                 {
-                    if (_detached)
-                    {
-                        continue; // nothing to probe until the agent resumes the session
-                    }
-
-                    transport = _transport;
+                    continue; // nothing to probe until the agent resumes the session
                 }
 
-                var silence = time.GetElapsedTime(Volatile.Read(ref _lastReceiveTimestamp));
-                if (_options.KeepAliveTimeout != Timeout.InfiniteTimeSpan && silence >= _options.KeepAliveTimeout)
-                {
-                    OnConnectionLost(transport, new TimeoutException($"no frame from the peer for {silence.TotalSeconds:0.#} s (keep-alive timeout)"));
-                    continue;
-                }
-
-                if (silence >= interval)
-                {
-                    EnqueueControl(OutgoingFrame.UInt64(FrameType.Ping, (ulong)time.GetTimestamp()));
-                }
-                else if (Volatile.Read(ref _receivedSequence) > Volatile.Read(ref _lastAckSent))
-                {
-                    Wake(); // an acknowledgement is due even if nothing else is
-                }
+                transport = _transport;
             }
-        }
-        catch (OperationCanceledException)
-        {
+
+            var silence = time.GetElapsedTime(Volatile.Read(ref _lastReceiveTimestamp));
+            if (_options.KeepAliveTimeout != Timeout.InfiniteTimeSpan && silence >= _options.KeepAliveTimeout)
+            {
+                OnConnectionLost(transport, new TimeoutException($"no frame from the peer for {silence.TotalSeconds:0.#} s (keep-alive timeout)"));
+                continue;
+            }
+
+            if (silence >= interval)
+            {
+                EnqueueControl(OutgoingFrame.UInt64(FrameType.Ping, (ulong)time.GetTimestamp()));
+            }
+            else if (Volatile.Read(ref _receivedSequence) > Volatile.Read(ref _lastAckSent))
+            {
+                Wake(); // an acknowledgement is due even if nothing else is
+            }
         }
     }
 
