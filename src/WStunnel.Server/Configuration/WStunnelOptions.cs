@@ -71,6 +71,14 @@ public sealed class WStunnelOptions
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(45);
 
     /// <summary>
+    /// Whether an agent's WebSocket over HTTP/1.1 and Kestrel's TLS writes straight into the
+    /// connection's TLS stream, in full 16 KiB records, rather than through Kestrel's output, which
+    /// hands TLS 4 KiB at a time. Turn it off only if a connection middleware placed after
+    /// <c>UseHttps</c> must see or change what the gateway sends to agents. Default: true.
+    /// </summary>
+    public bool TlsWriteThrough { get; set; } = true;
+
+    /// <summary>
     /// How long the gateway holds a long-poll that has nothing to deliver; keep it below the idle
     /// timeouts of proxies between agents and the gateway. Default: 25 s.
     /// </summary>

@@ -14,18 +14,19 @@ namespace WStunnel.Server.Endpoints;
 /// Accepts an agent's WebSocket. Over HTTP/1.1 and Kestrel's TLS it does the RFC 6455 handshake
 /// itself so that the WebSocket can write through to the connection's TLS stream
 /// (<see cref="TlsWriteThroughStream"/>); anywhere else (no TLS at Kestrel, HTTP/2, other servers)
-/// it is ASP.NET Core's own accept.
+/// or with <see cref="WStunnelOptions.TlsWriteThrough"/> off it is ASP.NET Core's own accept.
 /// </summary>
 internal static class AgentWebSocketAcceptor
 {
     // RFC 6455 section 1.3: the GUID every server appends to the client's key.
     private const string HandshakeGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-    public static async Task<WebSocket> AcceptAsync(HttpContext context)
+    public static async Task<WebSocket> AcceptAsync(HttpContext context, bool writeThrough)
     {
         ArgumentNullException.ThrowIfNull(context);
 
-        if (HttpProtocol.IsHttp11(context.Request.Protocol)
+        if (writeThrough
+            && HttpProtocol.IsHttp11(context.Request.Protocol)
             && context.Features.Get<ISslStreamFeature>()?.SslStream is { } tls
             && context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
         {

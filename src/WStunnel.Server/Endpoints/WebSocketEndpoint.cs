@@ -1,11 +1,12 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
 using WStunnel.Server.Registry;
 using WStunnel.Protocol.Transports;
 
 namespace WStunnel.Server.Endpoints;
 
 /// <summary>Agents that reach the gateway with WebSockets: one upgraded connection per session.</summary>
-internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionRunner runner)
+internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionRunner runner, IOptions<WStunnelOptions> options)
 {
     public async Task HandleAsync(HttpContext context)
     {
@@ -28,7 +29,7 @@ internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionR
             return;
         }
 
-        var webSocket = await AgentWebSocketAcceptor.AcceptAsync(context).ConfigureAwait(false);
+        var webSocket = await AgentWebSocketAcceptor.AcceptAsync(context, options.Value.TlsWriteThrough).ConfigureAwait(false);
         await runner.RunAsync(tunnel, agent, new WebSocketTransport(webSocket), context.RequestAborted).ConfigureAwait(false);
     }
 }
