@@ -12,7 +12,9 @@ namespace WStunnel.Server.Endpoints;
 /// encryptions here and sixteen decryptions at the agent. Written whole, it leaves as four 16 KiB
 /// records. Once the 101 response is flushed Kestrel writes nothing more on an upgraded HTTP/1.1
 /// connection, so this stream is the connection's only writer; the WebSocket serialises its own
-/// sends. The <see cref="SslStream"/> stays Kestrel's to close.
+/// sends. The <see cref="SslStream"/> stays Kestrel's to close. A connection middleware placed after
+/// <c>UseHttps</c> does not see these writes; <see cref="WStunnelOptions.TlsWriteThrough"/> turns
+/// this stream off for such gateways.
 /// </remarks>
 internal sealed class TlsWriteThroughStream(Stream upgraded, SslStream tls) : Stream
 {
