@@ -179,7 +179,7 @@ internal sealed class TargetDispatcher : IDisposable
             request.Content = new TunnelRequestContent(stream);
         }
 
-        TunnelHeaders.CopyTo(head.Headers, request.Headers, () => (request.Content ??= new ByteArrayContent([])).Headers);
+        TunnelHeaders.CopyTo(head.Headers, request.Headers, request, static r => (r.Content ??= new ByteArrayContent([])).Headers);
 
         if (head.Authority.Length > 0)
         {

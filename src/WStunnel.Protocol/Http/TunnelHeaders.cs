@@ -26,7 +26,7 @@ internal static class TunnelHeaders
     /// Adds headers from the tunnel to a message: those the message type does not take (content
     /// headers) go to the content, which <paramref name="content"/> supplies when first needed.
     /// </summary>
-    public static void CopyTo(List<KeyValuePair<string, string>> headers, HttpHeaders target, Func<HttpContentHeaders> content)
+    public static void CopyTo<TState>(List<KeyValuePair<string, string>> headers, HttpHeaders target, TState state, Func<TState, HttpContentHeaders> content)
     {
         HashSet<string>? named = null;
         foreach (var (name, value) in headers)
@@ -41,7 +41,7 @@ internal static class TunnelHeaders
         {
             if (!HopByHopHeaders.ShouldDrop(name, named) && !target.TryAddWithoutValidation(name, value))
             {
-                content().TryAddWithoutValidation(name, value);
+                content(state).TryAddWithoutValidation(name, value);
             }
         }
     }

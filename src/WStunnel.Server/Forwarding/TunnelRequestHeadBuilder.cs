@@ -45,7 +45,7 @@ internal static class TunnelRequestHeadBuilder
             return "";
         }
 
-        headers.RemoveAll(h => string.Equals(h.Key, targetHeader, StringComparison.OrdinalIgnoreCase));
+        RemoveNamed(headers, targetHeader);
         return count == 1 && HttpSyntax.IsOrigin(origin)
             ? origin
             : throw new FormatException($"The {targetHeader} header must be one origin such as http://host:8080 (scheme, host and port only).");
@@ -69,6 +69,18 @@ internal static class TunnelRequestHeadBuilder
         return text[slash..];
     }
 
+    /// <summary>Removes every header of that name; a loop rather than a capturing predicate, which would cost an allocation per request.</summary>
+    private static void RemoveNamed(List<KeyValuePair<string, string>> headers, string name)
+    {
+        for (var i = headers.Count - 1; i >= 0; i--)
+        {
+            if (string.Equals(headers[i].Key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                headers.RemoveAt(i);
+            }
+        }
+    }
+
     /// <summary>YARP leaves trace propagation to SocketsHttpHandler; a custom handler must inject the context itself.</summary>
     private static void InjectTraceContext(List<KeyValuePair<string, string>> headers)
     {
@@ -81,7 +93,7 @@ internal static class TunnelRequestHeadBuilder
         var propagator = DistributedContextPropagator.Current;
         foreach (var field in propagator.Fields)
         {
-            headers.RemoveAll(h => string.Equals(h.Key, field, StringComparison.OrdinalIgnoreCase));
+            RemoveNamed(headers, field);
         }
 
         propagator.Inject(activity, headers, static (carrier, name, value) =>

@@ -22,7 +22,7 @@ internal static class TunnelResponseBuilder
         var content = new TunnelResponseContent(stream, response, tunnel, metrics, lifetime);
         response.Content = content;
 
-        TunnelHeaders.CopyTo(head.Headers, response.Headers, () => content.Headers);
+        TunnelHeaders.CopyTo(head.Headers, response.Headers, content, static c => c.Headers);
         return response;
     }
 }
