@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using WStunnel.Agent;
 using WStunnel.EndToEnd.Tests.Infrastructure;
@@ -12,9 +11,6 @@ namespace WStunnel.EndToEnd.Tests;
 public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
 {
     private RelayedGateway _relayed = null!;
-    private WebApplication _gateway = null!;
-    private FaultRelay _relay = null!;
-    private HttpClient _client = null!;
 
     public async Task InitializeAsync()
     {
@@ -24,7 +20,6 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
             builder.Configuration["WStunnel:KeepAliveInterval"] = "00:00:00.250";
             builder.Configuration["WStunnel:KeepAliveTimeout"] = "00:00:01";
         });
-        (_gateway, _relay, _client) = (_relayed.Gateway, _relayed.Relay, _relayed.Client);
     }
 
     public async Task DisposeAsync() => await _relayed.DisposeAsync();
@@ -34,19 +29,19 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
     {
         var (token, agent) = await StartAgentThroughRelayAsync();
         await using var _ = agent;
-        var tunnel = _gateway.Services.GetRequiredService<TunnelRegistry>().FindByToken(token)!;
+        var tunnel = _relayed.Gateway.Services.GetRequiredService<TunnelRegistry>().FindByToken(token)!;
         var before = tunnel.Session!;
-        Assert.Equal("status 200", await _client.GetStringAsync($"/_token/{token}/status/200"));
+        Assert.Equal("status 200", await _relayed.Client.GetStringAsync($"/_token/{token}/status/200"));
 
-        var inFlight = _client.GetStringAsync($"/_token/{token}/delay/2000");
+        var inFlight = _relayed.Client.GetStringAsync($"/_token/{token}/delay/2000");
         await WaitUntil(() => before.ActiveStreams == 1, "the slow request to be in flight");
-        _relay.BlackHoleOpenLinks();
+        _relayed.Relay.BlackHoleOpenLinks();
 
         // Both ends notice the silence within their keep-alive timeout (1 s) and keep the session;
         // a request sent meanwhile waits. The agent dials again and resumes the session on the new link.
         await WaitUntil(() => before.IsDetached || before.Resumptions > 0, "the gateway to notice the black-holed link");
         var id = Guid.NewGuid().ToString("N");
-        var queued = _client.GetStringAsync($"/_token/{token}/count/{id}");
+        var queued = _relayed.Client.GetStringAsync($"/_token/{token}/count/{id}");
 
         Assert.Equal("done 2000", await inFlight.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal($"counted {id} 0", await queued.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -61,7 +56,7 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
         const int size = 50_000_000;
         var (token, agent) = await StartAgentThroughRelayAsync();
         await using var _ = agent;
-        using var response = await _client.GetAsync($"/_token/{token}/bytes/{size}", HttpCompletionOption.ResponseHeadersRead);
+        using var response = await _relayed.Client.GetAsync($"/_token/{token}/bytes/{size}", HttpCompletionOption.ResponseHeadersRead);
         await using var body = await response.Content.ReadAsStreamAsync();
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
         var buffer = new byte[64 * 1024];
@@ -74,7 +69,7 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
         }
 
         var hits = fixture.Backend.Hits;
-        _relay.ResetOpenLinks();
+        _relayed.Relay.ResetOpenLinks();
 
         var rest = async () =>
         {
@@ -93,9 +88,9 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
         Assert.Equal(Backend.ExpectedHash(size), Convert.ToHexStringLower(hash.GetHashAndReset()));
 
         // The agent comes back by itself; nothing was sent to the backend again.
-        await TunnelFixture.WaitForRegistrationAsync(_gateway, token);
+        await TunnelFixture.WaitForRegistrationAsync(_relayed.Gateway, token);
         Assert.Equal(hits, fixture.Backend.Hits);
-        Assert.Equal("status 200", await _client.GetStringAsync($"/_token/{token}/status/200").WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal("status 200", await _relayed.Client.GetStringAsync($"/_token/{token}/status/200").WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
     [Fact]
@@ -103,18 +98,18 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
     {
         // Every link the agent opens is cut (reset) after 3 MB towards it: a 20 MB upload outlives several.
         const long size = 20_000_000;
-        _relay.CutAfterBytes = 3_000_000;
+        _relayed.Relay.CutAfterBytes = 3_000_000;
         var (token, agent) = await StartAgentThroughRelayAsync();
         await using var _ = agent;
-        var links = _relay.LinksAccepted;
+        var links = _relayed.Relay.LinksAccepted;
         var hits = fixture.Backend.Hits;
 
         using var content = new PatternContent(size);
-        using var response = await _client.PostAsync($"/_token/{token}/upload", content).WaitAsync(TimeSpan.FromSeconds(120));
+        using var response = await _relayed.Client.PostAsync($"/_token/{token}/upload", content).WaitAsync(TimeSpan.FromSeconds(120));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal($"{size} {Backend.ExpectedHash(size)}", await response.Content.ReadAsStringAsync());
-        Assert.True(_relay.LinksAccepted - links >= 3, $"the upload crossed {_relay.LinksAccepted - links} new links");
+        Assert.True(_relayed.Relay.LinksAccepted - links >= 3, $"the upload crossed {_relayed.Relay.LinksAccepted - links} new links");
         Assert.Equal(hits + 1, fixture.Backend.Hits);
     }
 
@@ -123,10 +118,10 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
     {
         var (token, agent) = await StartAgentThroughRelayAsync();
         await using var _ = agent;
-        _relay.Delay = TimeSpan.FromMilliseconds(20);
+        _relayed.Relay.Delay = TimeSpan.FromMilliseconds(20);
 
         var sizes = Enumerable.Range(0, 16).Select(i => 1000 + (i * 37_000)).ToArray();
-        var bodies = await Task.WhenAll(sizes.Select(n => _client.GetByteArrayAsync($"/_token/{token}/bytes/{n}"))).WaitAsync(TimeSpan.FromSeconds(60));
+        var bodies = await Task.WhenAll(sizes.Select(n => _relayed.Client.GetByteArrayAsync($"/_token/{token}/bytes/{n}"))).WaitAsync(TimeSpan.FromSeconds(60));
 
         for (var i = 0; i < sizes.Length; i++)
         {
@@ -139,12 +134,12 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
     {
         var (token, agent) = await StartAgentThroughRelayAsync();
         await using var _ = agent;
-        var tunnel = _gateway.Services.GetRequiredService<TunnelRegistry>().FindByToken(token)!;
+        var tunnel = _relayed.Gateway.Services.GetRequiredService<TunnelRegistry>().FindByToken(token)!;
         var session = tunnel.Session!;
-        _relay.BytesPerSecond = 4 * 1024 * 1024;
+        _relayed.Relay.BytesPerSecond = 4 * 1024 * 1024;
 
         // 12 MB at 4 MB/s: three seconds of bulk data on a link whose keep-alive timeout is one second.
-        var body = await _client.GetByteArrayAsync($"/_token/{token}/bytes/12000000").WaitAsync(TimeSpan.FromSeconds(60));
+        var body = await _relayed.Client.GetByteArrayAsync($"/_token/{token}/bytes/12000000").WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(12_000_000, body.Length);
         Assert.Same(session, tunnel.Session);
     }
@@ -216,7 +211,7 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
     private async Task<(string Token, RunningAgent Agent)> StartAgentThroughRelayAsync()
     {
         var token = "fault-" + Guid.NewGuid().ToString("N");
-        var agent = await RunningAgent.StartAsync(new Uri($"wss://localhost:{_relay.Port}"), token, fixture.Backend.Address, fixture.Certificate.CaFile, o =>
+        var agent = await RunningAgent.StartAsync(new Uri($"wss://localhost:{_relayed.Relay.Port}"), token, fixture.Backend.Address, fixture.Certificate.CaFile, o =>
         {
             o.Transport = fixture.Transport;
             o.KeepAliveInterval = TimeSpan.FromMilliseconds(250);
@@ -224,7 +219,7 @@ public abstract class FaultTests(TunnelFixture fixture) : IAsyncLifetime
             o.ReconnectDelay = TimeSpan.FromMilliseconds(50);
             o.MaxReconnectDelay = TimeSpan.FromMilliseconds(200);
         });
-        await TunnelFixture.WaitForRegistrationAsync(_gateway, token);
+        await TunnelFixture.WaitForRegistrationAsync(_relayed.Gateway, token);
         return (token, agent);
     }
 }
