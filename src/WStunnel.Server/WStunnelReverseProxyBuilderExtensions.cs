@@ -51,6 +51,7 @@ public static class WStunnelReverseProxyBuilderExtensions
         services.AddSingleton<ClientRateLimiter>();
         services.AddSingleton<AgentCertificateValidator>();
         services.AddSingleton<TunnelSessionRunner>();
+        services.AddSingleton<TlsBufferRelease>();
         services.AddSingleton<WebSocketEndpoint>();
         services.AddSingleton<LongPollEndpoints>();
         services.AddSingleton<IProxyConfigProvider, TokenRoutesConfigProvider>();

@@ -65,4 +65,10 @@ internal static partial class ServerLog
 
     [LoggerMessage(1021, LogLevel.Warning, "Agent registration for tunnel {Tunnel} from {RemoteAddress} refused with 409: another agent serves it (certificate {Identity}); configure a pool to let several agents serve it")]
     public static partial void TunnelTakeoverRefused(ILogger logger, string tunnel, string identity, IPAddress? remoteAddress);
+
+    [LoggerMessage(1022, LogLevel.Debug, "Idle agents' TLS connections release their record buffers (SSL_MODE_RELEASE_BUFFERS)")]
+    public static partial void TlsBuffersReleased(ILogger logger);
+
+    [LoggerMessage(1023, LogLevel.Information, "Idle agents' TLS connections keep their record buffers (about 33 KiB each): {Reason}")]
+    public static partial void TlsBuffersKept(ILogger logger, string reason);
 }

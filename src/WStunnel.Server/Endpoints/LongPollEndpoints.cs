@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Options;
 using WStunnel.Protocol.Transports;
 using WStunnel.Protocol.Transports.LongPoll;
@@ -14,7 +15,7 @@ namespace WStunnel.Server.Endpoints;
 /// Agents that cannot use WebSockets: plain HTTPS requests under the same endpoint, with the same
 /// admission rules. A connection lives in memory here for as long as its session does.
 /// </summary>
-internal sealed class LongPollEndpoints(AgentAdmission admission, TunnelSessionRunner runner, IOptions<WStunnelOptions> options)
+internal sealed class LongPollEndpoints(AgentAdmission admission, TunnelSessionRunner runner, TlsBufferRelease tlsBuffers, IOptions<WStunnelOptions> options)
 {
     private readonly ConcurrentDictionary<string, Connection> _connections = new(StringComparer.Ordinal);
 
@@ -46,6 +47,9 @@ internal sealed class LongPollEndpoints(AgentAdmission admission, TunnelSessionR
         }
 
         DisableBuffering(context);
+
+        // An agent's polls hold its connection open, mostly waiting.
+        tlsBuffers.Apply(context.Features.Get<ISslStreamFeature>()?.SslStream);
         var result = await connection.Transport.PollAsync(acknowledged, options.Value.LongPollTimeout, async (offset, pieces) =>
         {
             var response = context.Response;

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Options;
 using WStunnel.Server.Registry;
 using WStunnel.Protocol.Transports;
@@ -6,7 +7,7 @@ using WStunnel.Protocol.Transports;
 namespace WStunnel.Server.Endpoints;
 
 /// <summary>Agents that reach the gateway with WebSockets: one upgraded connection per session.</summary>
-internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionRunner runner, IOptions<WStunnelOptions> options)
+internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionRunner runner, TlsBufferRelease tlsBuffers, IOptions<WStunnelOptions> options)
 {
     public async Task HandleAsync(HttpContext context)
     {
@@ -29,6 +30,7 @@ internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionR
             return;
         }
 
+        tlsBuffers.Apply(context.Features.Get<ISslStreamFeature>()?.SslStream);
         var webSocket = await AgentWebSocketAcceptor.AcceptAsync(context, options.Value.TlsWriteThrough).ConfigureAwait(false);
         await runner.RunAsync(tunnel, agent, new WebSocketTransport(webSocket), context.RequestAborted).ConfigureAwait(false);
     }
