@@ -26,7 +26,7 @@ public sealed class ProcessShutdownTests(TunnelFixture fixture) : IClassFixture<
         await gateway.Process.WaitForOutputAsync("closing 1 agent sessions", Patience);
 
         // Stopping: new requests are not taken any more, the stream in flight goes on.
-        await Assert.ThrowsAnyAsync<HttpRequestException>(() => client.GetAsync($"/_token/{token}/status/200"));
+        await AssertRefusedAsync(client, token);
         await FinishEventStreamAsync(response, events, id);
         Assert.Equal(0, await gateway.Process.WaitForExitAsync(Patience));
     }
@@ -45,6 +45,26 @@ public sealed class ProcessShutdownTests(TunnelFixture fixture) : IClassFixture<
         await FinishEventStreamAsync(response, events, id);
         Assert.Equal(0, await agent.WaitForExitAsync(Patience));
         Assert.DoesNotContain("Unhandled exception", agent.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A new request is refused at once: the connection is closed, or, when the request was already
+    /// on a kept-alive connection as the gateway began to stop, it is answered 503 (no agent may come
+    /// back to a stopping gateway, so it must not wait in the queue).
+    /// </summary>
+    private static async Task AssertRefusedAsync(HttpClient client, string token)
+    {
+        try
+        {
+            // Well within the gateway's 10 s grace period: waiting in the queue until it ends is the bug.
+            using var response = await client.GetAsync($"/_token/{token}/status/200").WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Contains("shutting down", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        catch (HttpRequestException)
+        {
+            // refused at the connection
+        }
     }
 
     private static async Task WaitUntilServedAsync(HttpClient client, string token)

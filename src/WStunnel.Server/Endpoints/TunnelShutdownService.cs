@@ -32,6 +32,7 @@ internal sealed class TunnelShutdownService(
 
     private void CloseAll()
     {
+        registry.Stop();
         var sessions = registry.Sessions;
         var grace = options.Value.ShutdownGracePeriod;
         ServerLog.ShuttingDown(logger, sessions.Count, grace);

@@ -147,6 +147,11 @@ internal sealed class TunnelForwarder(
         TunnelWaitQueue.Place? place = null;
         if (session is not { IsAvailable: true } || tunnel.Queue.HasLine)
         {
+            if (session is not { IsAvailable: true } && registry.Stopping.IsCancellationRequested)
+            {
+                return Stopping(request);
+            }
+
             if (session is not { IsAvailable: true } && !registry.MayQueue(tunnel))
             {
                 ServerLog.TunnelOffline(logger, tunnel.DisplayName);
@@ -166,7 +171,7 @@ internal sealed class TunnelForwarder(
             }
 
             using var timeout = new CancellationTokenSource(_queue.Timeout, time);
-            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, registry.Stopping);
             try
             {
                 session = await place.WaitAsync(() => tunnel.Session, waiting.Token).ConfigureAwait(false);
@@ -175,7 +180,17 @@ internal sealed class TunnelForwarder(
             {
                 place.Dispose();
                 registry.ReleaseQueueSlot();
-                if (!timeout.IsCancellationRequested || cancellationToken.IsCancellationRequested)
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+
+                if (registry.Stopping.IsCancellationRequested)
+                {
+                    return Stopping(request);
+                }
+
+                if (!timeout.IsCancellationRequested)
                 {
                     throw;
                 }
@@ -282,6 +297,10 @@ internal sealed class TunnelForwarder(
         response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(5));
         return response;
     }
+
+    /// <summary>A stopping gateway admits no agent, so a request without a live one has nothing to wait for.</summary>
+    private static HttpResponseMessage Stopping(HttpRequestMessage request) =>
+        PlainText(request, HttpStatusCode.ServiceUnavailable, "The gateway is shutting down.\n");
 
     private static HttpResponseMessage PlainText(HttpRequestMessage request, HttpStatusCode status, string message) => new(status)
     {

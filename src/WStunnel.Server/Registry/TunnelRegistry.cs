@@ -13,7 +13,7 @@ namespace WStunnel.Server.Registry;
 /// Agents come and go here without touching YARP's configuration, so registration cost does not
 /// grow with the number of tunnels.
 /// </summary>
-internal sealed class TunnelRegistry
+internal sealed class TunnelRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<TokenKey, TunnelEntry> _byToken = new();
     private readonly FrozenDictionary<string, TunnelEntry> _byName;
@@ -21,6 +21,7 @@ internal sealed class TunnelRegistry
     private readonly ConcurrentDictionary<string, int> _sessionsByIdentity = new();
     private readonly WStunnelOptions _options;
     private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stopping = new();
     private long _lastPrune;
     private int _queued;
 
@@ -28,6 +29,7 @@ internal sealed class TunnelRegistry
     {
         _options = options.Value;
         _time = time;
+        Stopping = _stopping.Token;
         var named = new Dictionary<string, TunnelEntry>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, tunnel) in _options.Tunnels)
         {
@@ -140,8 +142,17 @@ internal sealed class TunnelRegistry
 
     /// <summary>Whether requests for <paramref name="tunnel"/> should wait for its agent rather than fail at once.</summary>
     public bool MayQueue(TunnelEntry tunnel) =>
-        tunnel.Sessions.Count > 0 // attached but closing: a replacement is on its way
-        || (tunnel.DisconnectedAt is { } left && _time.GetUtcNow() - left <= _options.Queue.RetentionAfterDisconnect);
+        !_stopping.IsCancellationRequested // a stopping gateway admits no agent: nothing would come
+        && (tunnel.Sessions.Count > 0 // attached but closing: a replacement is on its way
+        || (tunnel.DisconnectedAt is { } left && _time.GetUtcNow() - left <= _options.Queue.RetentionAfterDisconnect));
+
+    /// <summary>Cancelled when the gateway begins to stop: requests waiting for an agent stop waiting.</summary>
+    public CancellationToken Stopping { get; }
+
+    /// <summary>The gateway is stopping: no request queues for an agent any more.</summary>
+    public void Stop() => _stopping.Cancel();
+
+    public void Dispose() => _stopping.Dispose();
 
     /// <summary>Every live session with its tunnel and agent, for status pages.</summary>
     public IEnumerable<RegisteredSession> RegisteredSessions => _sessions.Values;

@@ -108,6 +108,33 @@ public sealed class TunnelForwarderTests : IDisposable
     }
 
     [Fact]
+    public async Task While_the_gateway_stops_a_request_for_an_agent_that_just_left_gets_503_at_once()
+    {
+        var (forwarder, registry, _) = await GatewayWithAgentThatLeftAsync();
+        registry.Stop();
+
+        var answer = await forwarder.SendAsync(Get(), CancellationToken.None).WaitAsync(Patience);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
+        Assert.Contains("shutting down", await answer.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task When_the_gateway_begins_to_stop_a_waiting_request_gets_503_without_waiting_for_the_queue_timeout()
+    {
+        var (forwarder, registry, _) = await GatewayWithAgentThatLeftAsync();
+        var response = forwarder.SendAsync(Get(), CancellationToken.None);
+        await Task.Delay(100);
+        Assert.False(response.IsCompleted);
+
+        registry.Stop();
+
+        var answer = await response.WaitAsync(Patience);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
+        Assert.Equal(0, registry.QueuedRequests);
+    }
+
+    [Fact]
     public async Task After_the_retention_period_a_request_for_an_agent_that_left_fails_at_once()
     {
         var (forwarder, _, _) = await GatewayWithAgentThatLeftAsync();
