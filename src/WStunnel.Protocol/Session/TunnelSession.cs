@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using WStunnel.Protocol.Frames;
 using WStunnel.Protocol.Transports;
 
@@ -28,7 +27,7 @@ internal sealed class TunnelSession : IAsyncDisposable
     private readonly Queue<TunnelStream> _ready = new();
     private readonly List<TunnelStream> _sessionCreditWaiters = [];
     // Wake-ups for the write loop; it drains them all and sends whatever is queued.
-    private readonly Channel<bool> _wake = Channel.CreateUnbounded<bool>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly WakeSignal _wake = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _receiveBufferSize;
@@ -1130,7 +1129,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
     }
 
-    private void Wake() => _wake.Writer.TryWrite(true);
+    private void Wake() => _wake.Set();
 
     private async Task WriteLoopAsync()
     {
@@ -1143,13 +1142,10 @@ internal sealed class TunnelSession : IAsyncDisposable
         try
         {
             Wake(); // frames queued while the connection was being set up
-            while (await _wake.Reader.WaitToReadAsync(connection).ConfigureAwait(false))
+            while (true)
             {
-                while (_wake.Reader.TryRead(out _))
-                {
-                    // one pass below serves every wake-up so far
-                }
-
+                // One pass below serves every wake-up so far.
+                await _wake.WaitAsync(connection).ConfigureAwait(false);
                 while (TakeBatch(frames, out var size))
                 {
                     batch = ArrayPool<byte>.Shared.Rent(size);
