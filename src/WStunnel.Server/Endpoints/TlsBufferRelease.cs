@@ -71,11 +71,9 @@ internal sealed unsafe class TlsBufferRelease(IOptions<WStunnelOptions> options,
         {
             native = Native.Find(out reason);
         }
-        catch (IOException exception)
-        {
-            (native, reason) = (null, exception.Message);
-        }
-        catch (UnauthorizedAccessException exception)
+#pragma warning disable CA1031 // Whatever went wrong, agents connect as before; the log says why.
+        catch (Exception exception)
+#pragma warning restore CA1031
         {
             (native, reason) = (null, exception.Message);
         }
