@@ -9,10 +9,13 @@ namespace WStunnel.Protocol.Http;
 internal static class TunnelHeaders
 {
     /// <summary>Collects a message's headers (and its content's) for the tunnel.</summary>
-    public static List<KeyValuePair<string, string>> Collect(HttpHeaders headers, HttpHeaders? contentHeaders)
+    /// <param name="headers">The message's headers.</param>
+    /// <param name="contentHeaders">Its content's headers, if it has content.</param>
+    /// <param name="spare">Room for headers the caller adds afterwards, so that the list is allocated once.</param>
+    public static List<KeyValuePair<string, string>> Collect(HttpHeaders headers, HttpHeaders? contentHeaders, int spare = 0)
     {
         var named = headers.NonValidated.TryGetValues("Connection", out var connection) ? HopByHopHeaders.NamedInConnection(connection) : null;
-        var list = new List<KeyValuePair<string, string>>();
+        var list = new List<KeyValuePair<string, string>>(headers.NonValidated.Count + (contentHeaders?.NonValidated.Count ?? 0) + spare);
         Collect(headers, named, list);
         if (contentHeaders is not null)
         {

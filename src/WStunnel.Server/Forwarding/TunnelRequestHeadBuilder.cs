@@ -9,12 +9,18 @@ internal static class TunnelRequestHeadBuilder
 {
     private const string SchemePrefix = "wstunnel://";
 
+    // traceparent and tracestate, which InjectTraceContext adds.
+    private const int TraceContextFields = 2;
+
+    // The propagator's fields, as an array: enumerating its IReadOnlyCollection allocates an enumerator per request.
+    private static PropagatorFields? s_fields;
+
     /// <param name="request">The request as YARP prepared it.</param>
     /// <param name="targetHeader">The header that selects one of the agent's additional targets (<c>WStunnel:TargetHeader</c>), or null.</param>
     /// <exception cref="FormatException">The target header is present but not an origin.</exception>
     public static RequestHead Build(HttpRequestMessage request, string? targetHeader)
     {
-        var headers = TunnelHeaders.Collect(request.Headers, request.Content?.Headers);
+        var headers = TunnelHeaders.Collect(request.Headers, request.Content?.Headers, spare: TraceContextFields);
         InjectTraceContext(headers);
         return new RequestHead
         {
@@ -91,7 +97,13 @@ internal static class TunnelRequestHeadBuilder
         }
 
         var propagator = DistributedContextPropagator.Current;
-        foreach (var field in propagator.Fields)
+        if (s_fields is not { } cached || !ReferenceEquals(cached.Propagator, propagator))
+        {
+            cached = new PropagatorFields(propagator, [.. propagator.Fields]);
+            s_fields = cached;
+        }
+
+        foreach (var field in cached.Fields)
         {
             RemoveNamed(headers, field);
         }
@@ -104,4 +116,6 @@ internal static class TunnelRequestHeadBuilder
             }
         });
     }
+
+    private sealed record PropagatorFields(DistributedContextPropagator Propagator, string[] Fields);
 }
