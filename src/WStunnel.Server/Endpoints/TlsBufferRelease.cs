@@ -78,7 +78,11 @@ internal sealed unsafe class TlsBufferRelease(IOptions<WStunnelOptions> options,
             (native, reason) = (null, exception.Message);
         }
 
-        if (native is null)
+        if (native is null && !OperatingSystem.IsLinux())
+        {
+            ServerLog.TlsBuffersNotOpenSsl(logger); // nothing to release: not a problem worth an operator's attention
+        }
+        else if (native is null)
         {
             ServerLog.TlsBuffersKept(logger, reason);
         }

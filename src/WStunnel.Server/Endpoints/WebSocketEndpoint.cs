@@ -38,9 +38,9 @@ internal sealed class WebSocketEndpoint(AgentAdmission admission, TunnelSessionR
 
     /// <summary>
     /// The upgrade request lives as long as the tunnel. Its headers are not needed once the WebSocket
-    /// is accepted, and they hold the agent's token and secret, which the gateway otherwise keeps only
-    /// as hashes; dropping them also frees ≈ 0.5 KiB per idle agent. Host stays: the request's
-    /// completion is logged with it.
+    /// is accepted, and they hold the agent's token and secret, which the registry otherwise knows
+    /// only by their hashes; dropping them also frees ≈ 0.5 KiB per idle agent. Host stays: the
+    /// request's completion is logged with it.
     /// </summary>
     internal static void ForgetRequestHeaders(HttpRequest request)
     {
