@@ -80,7 +80,9 @@ public sealed class WStunnelOptions
 
     /// <summary>
     /// Whether agents' TLS connections free OpenSSL's read and write buffers whenever they are empty
-    /// (<c>SSL_MODE_RELEASE_BUFFERS</c>), which saves about 33 KiB of gateway memory per idle agent.
+    /// (<c>SSL_MODE_RELEASE_BUFFERS</c>): OpenSSL then holds 33 KiB less per idle agent — 13 KiB of
+    /// resident memory measured for agents that carried no traffic, up to all 33 for agents whose
+    /// records filled the buffers.
     /// Linux only (elsewhere .NET's TLS is not OpenSSL); it reaches the connection's handle inside
     /// <c>SslStream</c>, and does nothing, logging why once, where that is not as expected.
     /// Default: true.

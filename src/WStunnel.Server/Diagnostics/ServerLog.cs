@@ -69,9 +69,9 @@ internal static partial class ServerLog
     [LoggerMessage(1022, LogLevel.Debug, "Idle agents' TLS connections release their record buffers (SSL_MODE_RELEASE_BUFFERS)")]
     public static partial void TlsBuffersReleased(ILogger logger);
 
-    [LoggerMessage(1024, LogLevel.Debug, "Agents' TLS is not OpenSSL on this platform: no record buffers to release")]
-    public static partial void TlsBuffersNotOpenSsl(ILogger logger);
-
     [LoggerMessage(1023, LogLevel.Information, "Idle agents' TLS connections keep their record buffers (about 33 KiB each): {Reason}")]
     public static partial void TlsBuffersKept(ILogger logger, string reason);
+
+    [LoggerMessage(1024, LogLevel.Debug, "Agents' TLS is not OpenSSL on this platform: no record buffers to release")]
+    public static partial void TlsBuffersNotOpenSsl(ILogger logger);
 }

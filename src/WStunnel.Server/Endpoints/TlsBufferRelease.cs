@@ -10,8 +10,9 @@ namespace WStunnel.Server.Endpoints;
 /// <summary>
 /// Asks OpenSSL to free an agent connection's TLS record buffers whenever they are empty
 /// (<c>SSL_MODE_RELEASE_BUFFERS</c>, which nginx sets on every connection). Without it each idle
-/// agent holds ≈ 33 KiB of read and write buffers in the gateway for the life of its tunnel, two
-/// thirds of what an idle agent costs; with it a buffer exists only while a record passes.
+/// agent holds ≈ 33 KiB of read and write buffers in the gateway for the life of its tunnel,
+/// resident as far as its records have filled them; with it a buffer exists only while a record
+/// passes.
 /// </summary>
 /// <remarks>
 /// .NET neither sets the mode nor exposes a connection's <c>SSL</c> handle, so this reads the handle
