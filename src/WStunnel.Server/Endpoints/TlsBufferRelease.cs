@@ -29,6 +29,10 @@ internal sealed unsafe class TlsBufferRelease(IOptions<WStunnelOptions> options,
     private const string SslHandleType = "Microsoft.Win32.SafeHandles.SafeSslHandle";
 
     private readonly Lazy<Native?> _native = new(() => Found(logger));
+    private long _applied;
+
+    /// <summary>How many connections the release has been set on (for diagnostics and tests).</summary>
+    public long Applied => Interlocked.Read(ref _applied);
 
     /// <summary>Releases the idle buffers of the TLS connection under <paramref name="stream"/>; false where it cannot.</summary>
     public bool Apply(SslStream? stream)
@@ -49,7 +53,13 @@ internal sealed unsafe class TlsBufferRelease(IOptions<WStunnelOptions> options,
             // Holds the handle so that a connection closing meanwhile cannot free the SSL under the call.
             ssl.DangerousAddRef(ref added);
             var mode = native.SslCtrl(ssl.DangerousGetHandle(), SslCtrlMode, new CLong(SslModeReleaseBuffers), 0);
-            return (mode.Value & SslModeReleaseBuffers) != 0;
+            if ((mode.Value & SslModeReleaseBuffers) == 0)
+            {
+                return false;
+            }
+
+            Interlocked.Increment(ref _applied);
+            return true;
         }
         catch (ObjectDisposedException)
         {
