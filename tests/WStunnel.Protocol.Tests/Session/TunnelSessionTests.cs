@@ -261,6 +261,62 @@ public sealed class TunnelSessionTests
     }
 
     [Fact]
+    public async Task A_session_holds_one_keep_alive_timer_while_it_lives_and_none_after_it_ends()
+    {
+        var time = new CountingTimeProvider();
+        var (gatewayTransport, agentTransport) = InMemoryTransport.CreatePair();
+        var options = new TunnelSessionOptions { KeepAliveInterval = TimeSpan.FromSeconds(10), KeepAliveTimeout = TimeSpan.FromSeconds(30), TimeProvider = time };
+        var agentHello = new byte[FrameHeader.Size + HelloMessage.Size];
+        new FrameHeader(FrameType.Hello, FrameFlags.None, 0, HelloMessage.Size).Write(agentHello);
+        new HelloMessage(1, 1, SessionLimits.Default, Guid.Empty, 0).Write(agentHello.AsSpan(FrameHeader.Size));
+        gatewayTransport.InjectFromPeer(agentHello);
+        var gateway = await TunnelSession.StartAsync(gatewayTransport, options, SessionRole.Gateway, null, default);
+
+        // The timer must not outlive the session: it would keep the session reachable forever.
+        Assert.Equal(1, time.ActiveTimers);
+        await gateway.DisposeAsync();
+        Assert.Equal(0, time.ActiveTimers);
+        GC.KeepAlive(agentTransport);
+    }
+
+    /// <summary>A fake clock that counts the timers created on it and not yet disposed.</summary>
+    private sealed class CountingTimeProvider : FakeTimeProvider
+    {
+        private int _active;
+
+        public int ActiveTimers => Volatile.Read(ref _active);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Interlocked.Increment(ref _active);
+            return new CountedTimer(base.CreateTimer(callback, state, dueTime, period), this);
+        }
+
+        private sealed class CountedTimer(ITimer timer, CountingTimeProvider owner) : ITimer
+        {
+            private int _disposed;
+
+            public bool Change(TimeSpan dueTime, TimeSpan period) => timer.Change(dueTime, period);
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _disposed, 1) == 0)
+                {
+                    Interlocked.Decrement(ref owner._active);
+                }
+
+                timer.Dispose();
+            }
+
+            public ValueTask DisposeAsync()
+            {
+                Dispose();
+                return ValueTask.CompletedTask;
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_peer_without_a_common_version_is_refused_at_the_handshake()
     {
         var (gatewayTransport, _) = InMemoryTransport.CreatePair();
