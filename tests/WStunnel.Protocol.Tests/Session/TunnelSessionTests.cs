@@ -234,15 +234,8 @@ public sealed class TunnelSessionTests
     public async Task A_silent_peer_is_declared_gone_after_the_keep_alive_timeout()
     {
         var time = new FakeTimeProvider();
-        var (gatewayTransport, agentTransport) = InMemoryTransport.CreatePair();
-        var options = new TunnelSessionOptions { KeepAliveInterval = TimeSpan.FromSeconds(10), KeepAliveTimeout = TimeSpan.FromSeconds(30), TimeProvider = time };
-
-        // The agent end answers the handshake and then falls silent: it never reads again.
-        var agentHello = new byte[FrameHeader.Size + HelloMessage.Size];
-        new FrameHeader(FrameType.Hello, FrameFlags.None, 0, HelloMessage.Size).Write(agentHello);
-        new HelloMessage(1, 1, SessionLimits.Default, Guid.Empty, 0).Write(agentHello.AsSpan(FrameHeader.Size));
-        gatewayTransport.InjectFromPeer(agentHello);
-        await using var gateway = await TunnelSession.StartAsync(gatewayTransport, options, SessionRole.Gateway, null, default);
+        var (gateway, gatewayTransport, agentTransport) = await GatewayWithSilentAgentAsync(time);
+        await using var _ = gateway;
 
         for (var i = 0; i < 4 && !gateway.Completion.IsCompleted; i++)
         {
@@ -264,6 +257,18 @@ public sealed class TunnelSessionTests
     public async Task A_session_holds_one_keep_alive_timer_while_it_lives_and_none_after_it_ends()
     {
         var time = new CountingTimeProvider();
+        var (gateway, _, agentTransport) = await GatewayWithSilentAgentAsync(time);
+
+        // The timer must not outlive the session: it would keep the session reachable forever.
+        Assert.Equal(1, time.ActiveTimers);
+        await gateway.DisposeAsync();
+        Assert.Equal(0, time.ActiveTimers);
+        GC.KeepAlive(agentTransport);
+    }
+
+    /// <summary>A gateway session (keep-alive every 10 s, timeout 30 s) whose agent answers the handshake and then falls silent: it never reads again.</summary>
+    private static async Task<(TunnelSession Gateway, InMemoryTransport GatewayTransport, InMemoryTransport AgentTransport)> GatewayWithSilentAgentAsync(TimeProvider time)
+    {
         var (gatewayTransport, agentTransport) = InMemoryTransport.CreatePair();
         var options = new TunnelSessionOptions { KeepAliveInterval = TimeSpan.FromSeconds(10), KeepAliveTimeout = TimeSpan.FromSeconds(30), TimeProvider = time };
         var agentHello = new byte[FrameHeader.Size + HelloMessage.Size];
@@ -271,12 +276,7 @@ public sealed class TunnelSessionTests
         new HelloMessage(1, 1, SessionLimits.Default, Guid.Empty, 0).Write(agentHello.AsSpan(FrameHeader.Size));
         gatewayTransport.InjectFromPeer(agentHello);
         var gateway = await TunnelSession.StartAsync(gatewayTransport, options, SessionRole.Gateway, null, default);
-
-        // The timer must not outlive the session: it would keep the session reachable forever.
-        Assert.Equal(1, time.ActiveTimers);
-        await gateway.DisposeAsync();
-        Assert.Equal(0, time.ActiveTimers);
-        GC.KeepAlive(agentTransport);
+        return (gateway, gatewayTransport, agentTransport);
     }
 
     /// <summary>A fake clock that counts the timers created on it and not yet disposed.</summary>
