@@ -1512,10 +1512,9 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     // ---------------------------------------------------------------- liveness and shutdown
 
-    // One timer for the session's life, whose callback does the check; the tick never waits on
-    // anything. A Task.Delay per tick (before) left a timer, promise and cancellation registration in
-    // every session every interval, each promoted and traced from the old generation; an awaiting
-    // loop over a PeriodicTimer (after that) still kept its state machine, the PeriodicTimer and a
+    // One timer for the session's life whose callback does the check (it never waits on anything).
+    // A Task.Delay per tick would leave a timer, promise and registration each interval for the GC
+    // to promote and trace; an awaiting loop would keep its state machine, a PeriodicTimer and a
     // cancellation registration in every idle session (≈ 0.4 KiB).
     private void StartKeepAlive()
     {

@@ -142,9 +142,8 @@ internal sealed class TunnelRegistry : IDisposable
 
     /// <summary>Whether requests for <paramref name="tunnel"/> should wait for its agent rather than fail at once.</summary>
     public bool MayQueue(TunnelEntry tunnel) =>
-        !_stopping.IsCancellationRequested // a stopping gateway admits no agent: nothing would come
-        && (tunnel.Sessions.Count > 0 // attached but closing: a replacement is on its way
-        || (tunnel.DisconnectedAt is { } left && _time.GetUtcNow() - left <= _options.Queue.RetentionAfterDisconnect));
+        tunnel.Sessions.Count > 0 // attached but closing: a replacement is on its way
+        || (tunnel.DisconnectedAt is { } left && _time.GetUtcNow() - left <= _options.Queue.RetentionAfterDisconnect);
 
     /// <summary>Cancelled when the gateway begins to stop: requests waiting for an agent stop waiting.</summary>
     public CancellationToken Stopping { get; }
