@@ -19,12 +19,27 @@ internal static class GatewayApp
     /// </summary>
     public static WebApplication Build(string[] args, string? configFile, X509Certificate2? certificate = null, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = Directory.GetCurrentDirectory() });
+        // With the certificate in hand the gateway binds its URLs itself, so that agents connect directly
+        // (GatewayEndpoints); a certificate from Kestrel's configuration is Kestrel's to load at start.
+        var urls = certificate is null ? null : ConfiguredUrls(args, configFile);
+        var bindsUrls = !string.IsNullOrWhiteSpace(urls);
+
+        // The host keeps its own copy of the command line's URLs; bound here, Kestrel would warn that it overrides them.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = bindsUrls ? GatewayEndpoints.WithoutUrls(args) : args,
+            ContentRootPath = Directory.GetCurrentDirectory(),
+        });
         builder.Configuration.Sources.Clear();
         AddSources(builder.Configuration, args, configFile);
-        builder.WebHost.UseKestrelHttpsConfiguration();
+        if (bindsUrls)
+        {
+            builder.Configuration[WebHostDefaults.ServerUrlsKey] = null;
+        }
 
+        builder.WebHost.UseKestrelHttpsConfiguration();
         var agentCertificates = builder.Configuration.GetValue<bool>($"{WStunnel.Server.WStunnelOptions.SectionName}:AgentCertificates:Required");
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // No "Server: Kestrel" banner on the internet-facing gateway.
@@ -46,6 +61,11 @@ internal static class GatewayApp
                     https.ClientCertificateValidation = static (_, _, _) => true;
                 }
             });
+
+            if (bindsUrls)
+            {
+                GatewayEndpoints.Listen(kestrel, urls!); // after the HTTPS defaults, which UseHttps() applies at once
+            }
         });
         configure?.Invoke(builder);
         var prometheus = builder.Configuration.GetValue<bool>("Metrics:Prometheus:Enabled");
@@ -70,6 +90,12 @@ internal static class GatewayApp
 
         app.MapReverseProxy();
         return app;
+    }
+
+    private static string? ConfiguredUrls(string[] args, string? configFile)
+    {
+        using var configuration = (ConfigurationRoot)AddSources(new ConfigurationBuilder(), args, configFile).Build();
+        return configuration[WebHostDefaults.ServerUrlsKey];
     }
 
     /// <summary>The Prometheus scraping endpoint, for the same callers as the status (loopback and <c>WStunnel:Status:AllowedNetworks</c>).</summary>

@@ -42,7 +42,7 @@ public static class WStunnelEndpointRouteBuilderExtensions
         group.MapPost(LongPollProtocol.PollPath, longPoll.PollAsync).WithDisplayName("WStunnel agent (long-poll poll)");
         group.MapPost(LongPollProtocol.SendPath, longPoll.SendAsync).WithDisplayName("WStunnel agent (long-poll send)");
         group.MapPost(LongPollProtocol.ClosePath, longPoll.CloseAsync).WithDisplayName("WStunnel agent (long-poll close)");
-        return group;
+        return endpoints.ServiceProvider.GetRequiredService<AgentRoutes>().Record(endpoints, pattern, group);
     }
 
     /// <summary>

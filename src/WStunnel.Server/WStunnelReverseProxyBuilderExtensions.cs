@@ -53,6 +53,7 @@ public static class WStunnelReverseProxyBuilderExtensions
         services.AddSingleton<TunnelSessionRunner>();
         services.AddSingleton<TlsBufferRelease>();
         services.AddSingleton<WebSocketEndpoint>();
+        services.AddSingleton<AgentRoutes>();
         services.AddSingleton<LongPollEndpoints>();
         services.AddSingleton<IProxyConfigProvider, TokenRoutesConfigProvider>();
         services.AddSingleton<GatewayStatus>();

@@ -74,4 +74,10 @@ internal static partial class ServerLog
 
     [LoggerMessage(1024, LogLevel.Debug, "Agents' TLS is not OpenSSL on this platform: no record buffers to release")]
     public static partial void TlsBuffersNotOpenSsl(ILogger logger);
+
+    [LoggerMessage(1025, LogLevel.Information, "Agents connect through the HTTP endpoint, not directly: {Reason}")]
+    public static partial void DirectAgentConnectionsUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(1026, LogLevel.Debug, "Connection from {RemoteAddress} ended before an agent upgrade was answered: {Reason}")]
+    public static partial void DirectConnectionEnded(ILogger logger, IPAddress? remoteAddress, string reason);
 }

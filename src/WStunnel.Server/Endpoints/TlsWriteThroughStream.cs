@@ -16,45 +16,12 @@ namespace WStunnel.Server.Endpoints;
 /// <c>UseHttps</c> does not see these writes; <see cref="WStunnelOptions.TlsWriteThrough"/> turns
 /// this stream off for such gateways.
 /// </remarks>
-internal sealed class TlsWriteThroughStream(Stream upgraded, SslStream tls) : Stream
+internal sealed class TlsWriteThroughStream(Stream upgraded, SslStream tls) : TlsWritingStream(tls)
 {
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => upgraded.Read(buffer, offset, count);
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        upgraded.ReadAsync(buffer, offset, count, cancellationToken);
+    public override int Read(Span<byte> buffer) => upgraded.Read(buffer);
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         upgraded.ReadAsync(buffer, cancellationToken);
-
-    public override void Write(byte[] buffer, int offset, int count) => tls.Write(buffer, offset, count);
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        tls.WriteAsync(buffer, offset, count, cancellationToken);
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        tls.WriteAsync(buffer, cancellationToken);
-
-    public override void Flush() => tls.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => tls.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

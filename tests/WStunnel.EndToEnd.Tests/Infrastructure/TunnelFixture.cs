@@ -67,7 +67,7 @@ public class TunnelFixture : IAsyncLifetime
             {
                 options.ServerCertificate = certificate.Server;
                 https?.Invoke(options);
-            }));
+            }).UseWStunnelAgents());
         });
         builder.Logging.ClearProviders();
         builder.Configuration.Sources.Clear(); // only what the test says; never an appsettings.json lying around

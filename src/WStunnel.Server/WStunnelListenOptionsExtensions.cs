@@ -1,0 +1,30 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using WStunnel.Server.Endpoints;
+
+namespace Microsoft.AspNetCore.Hosting;
+
+/// <summary>Kestrel endpoint options for WStunnel gateways.</summary>
+public static class WStunnelListenOptionsExtensions
+{
+    /// <summary>
+    /// Lets agents' WebSocket connections on this endpoint leave Kestrel's HTTP/1.1 processing once
+    /// admitted: the gateway then holds ≈ 5 KiB less per idle agent. Call it after <c>UseHttps</c>.
+    /// Each new connection's first request head is read here; an agent's WebSocket upgrade to a
+    /// <c>MapWStunnel</c> path is admitted by WStunnel's own rules (tokens, agent secrets and
+    /// certificates, <c>WStunnel:RateLimits</c>, <c>WStunnel:Limits</c>) and answered here; any other
+    /// connection goes on to Kestrel untouched. Agents admitted this way skip the application's HTTP
+    /// middleware (authentication, forwarded headers, request logging), so use it on endpoints agents
+    /// reach directly. It stands aside (logged once) where it cannot keep those rules whole:
+    /// <c>WStunnel:DirectAgentConnections</c> or <c>WStunnel:TlsWriteThrough</c> off, conventions
+    /// on <c>MapWStunnel</c>'s endpoints, <c>MapWStunnel</c> inside a route group or on a pattern
+    /// with parameters, no TLS before it, HTTP/2.
+    /// </summary>
+    public static ListenOptions UseWStunnelAgents(this ListenOptions listenOptions)
+    {
+        ArgumentNullException.ThrowIfNull(listenOptions);
+        var limits = listenOptions.KestrelServerOptions.Limits;
+        listenOptions.Use(next => ActivatorUtilities.CreateInstance<DirectAgentConnections>(listenOptions.ApplicationServices, next, limits).OnConnectionAsync);
+        return listenOptions;
+    }
+}
