@@ -141,4 +141,23 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
         Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200"));
         Assert.Contains("403", await without.WaitForOutputAsync("Could not open the tunnel", TimeSpan.FromMinutes(1)), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_standalone_gateway_binds_each_of_its_urls_itself_without_Kestrels_override_warning()
+    {
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, urls: "https://127.0.0.1:0; http://127.0.0.1:0");
+        var plain = await gateway.Process.WaitForOutputAsync("Now listening on: http://", TimeSpan.FromMinutes(1));
+        using var overTls = fixture.Certificate.CreateClient(gateway.Address);
+        using var overPlain = new HttpClient { BaseAddress = new Uri(System.Text.RegularExpressions.Regex.Match(plain, @"http://127\.0\.0\.1:\d+").Value) };
+
+        Assert.Equal("WSTUNSRV RUNNING", (await overTls.GetStringAsync("/_health_check")).Trim());
+        Assert.Equal("WSTUNSRV RUNNING", (await overPlain.GetStringAsync("/_health_check")).Trim());
+        Assert.DoesNotContain("Overriding address", gateway.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_host_is_given_the_command_line_without_the_urls_the_gateway_binds_itself() =>
+        Assert.Equal(
+            ["server", "--config", "gateway.json", "--urlsx", "kept"],
+            WStunnel.Cli.GatewayEndpoints.WithoutUrls(["server", "--urls", "https://0.0.0.0:443", "--config", "gateway.json", "--URLS=https://[::]:443", "/urls", "http://*:80", "--urlsx", "kept"]));
 }

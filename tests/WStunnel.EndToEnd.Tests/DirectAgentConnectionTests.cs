@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using WStunnel.EndToEnd.Tests.Infrastructure;
 
@@ -100,6 +101,35 @@ public sealed class DirectAgentConnectionTests(WebSocketTunnelFixture fixture) :
         Assert.Contains("GET /_tunnel/elsewhere", _pipelineSaw);
     }
 
+    [Fact]
+    public async Task A_new_connection_may_idle_before_its_first_request_as_Kestrel_allows()
+    {
+        await using var gateway = await StartGatewayAsync(ShortHeadTimeout);
+
+        var (answer, _) = await ExchangeAsync(gateway, TimeSpan.FromSeconds(2), "GET /_tunnel/elsewhere HTTP/1.1\r\nHost: localhost\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", answer, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_agent_head_that_stops_arriving_ends_the_connection_after_RequestHeadersTimeout()
+    {
+        await using var gateway = await StartGatewayAsync(ShortHeadTimeout);
+        await using var tls = await ConnectAsync(gateway);
+        await tls.WriteAsync("GET /_tunnel HTTP/1.1\r\nHost: loc"u8.ToArray());
+        await tls.FlushAsync();
+
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, await tls.ReadAsync(new byte[64], patience.Token));
+        Assert.Empty(_pipelineSaw);
+    }
+
+    private static void ShortHeadTimeout(WebApplicationBuilder builder) => builder.WebHost.ConfigureKestrel(kestrel =>
+    {
+        kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(1);
+        kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+    });
+
     private Task<Microsoft.AspNetCore.Builder.WebApplication> StartGatewayAsync(Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null) =>
         TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address, builder =>
         {
@@ -134,13 +164,13 @@ public sealed class DirectAgentConnectionTests(WebSocketTunnelFixture fixture) :
     /// Sends <paramref name="pieces"/> over TLS, each flushed on its own, and reads one response (head and
     /// Content-Length body), noting whether the gateway then closes the connection.
     /// </summary>
-    private async Task<(string Response, bool Closed)> ExchangeAsync(WebApplication gateway, params string[] pieces)
+    private Task<(string Response, bool Closed)> ExchangeAsync(WebApplication gateway, params string[] pieces) =>
+        ExchangeAsync(gateway, TimeSpan.Zero, pieces);
+
+    private async Task<(string Response, bool Closed)> ExchangeAsync(WebApplication gateway, TimeSpan idleFirst, params string[] pieces)
     {
-        var address = TunnelFixture.AddressOf(gateway);
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync("127.0.0.1", address.Port);
-        await using var tls = new SslStream(tcp.GetStream(), false, (_, presented, _, _) => presented?.GetCertHashString() == fixture.Certificate.Server.GetCertHashString());
-        await tls.AuthenticateAsClientAsync("localhost");
+        await using var tls = await ConnectAsync(gateway);
+        await Task.Delay(idleFirst);
         foreach (var piece in pieces)
         {
             await tls.WriteAsync(Encoding.ASCII.GetBytes(piece));
@@ -177,5 +207,15 @@ public sealed class DirectAgentConnectionTests(WebSocketTunnelFixture fixture) :
         }
 
         return (Encoding.UTF8.GetString(received.ToArray()), closed);
+    }
+
+    /// <summary>A TLS connection to the gateway, authenticated; the stream owns the socket.</summary>
+    private async Task<SslStream> ConnectAsync(WebApplication gateway)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", TunnelFixture.AddressOf(gateway).Port);
+        var tls = new SslStream(tcp.GetStream(), false, (_, presented, _, _) => presented?.GetCertHashString() == fixture.Certificate.Server.GetCertHashString());
+        await tls.AuthenticateAsClientAsync("localhost");
+        return tls;
     }
 }

@@ -91,7 +91,8 @@ public sealed class WStunnelOptions
 
     /// <summary>
     /// Whether agents' WebSocket connections on endpoints with <c>UseWStunnelAgents()</c> leave
-    /// Kestrel's HTTP/1.1 processing once admitted, which saves the gateway ≈ 5 KiB per idle agent.
+    /// Kestrel's HTTP/1.1 processing once admitted: an idle agent then costs the gateway ≈ 9 KiB less
+    /// (27.6 instead of 36.9 KiB at 10,000 agents).
     /// They are admitted by the same rules; they skip the application's HTTP middleware. Off, every
     /// agent connects through the HTTP endpoint. Default: true.
     /// </summary>

@@ -69,8 +69,8 @@ internal sealed class DirectAgentConnections(
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException)
         {
-            // Closed, or no complete head within Kestrel's RequestHeadersTimeout: the connection ends here,
-            // as Kestrel ends one whose first request head does not arrive in time.
+            // Closed, or no complete head in time: the connection ends here, as Kestrel ends one whose
+            // first request does not arrive within its timeouts.
             ServerLog.DirectConnectionEnded(logger, (connection.RemoteEndPoint as IPEndPoint)?.Address, ex.Message);
             return new AgentOutcome(null);
         }
@@ -84,10 +84,10 @@ internal sealed class DirectAgentConnections(
     private SslStream? UsableTls(ConnectionContext connection)
     {
         var settings = options.Value;
-        var unavailable = !settings.DirectAgentConnections ? null
+        var unavailable = !settings.DirectAgentConnections ? "WStunnel:DirectAgentConnections is off"
             : !settings.TlsWriteThrough ? "WStunnel:TlsWriteThrough is off"
             : routes.Unavailable;
-        if (!settings.DirectAgentConnections || unavailable is not null)
+        if (unavailable is not null)
         {
             LogUnavailableOnce(unavailable);
             return null;
@@ -103,9 +103,9 @@ internal sealed class DirectAgentConnections(
         return tls.NegotiatedApplicationProtocol == SslApplicationProtocol.Http2 ? null : tls;
     }
 
-    private void LogUnavailableOnce(string? reason)
+    private void LogUnavailableOnce(string reason)
     {
-        if (reason is not null && Interlocked.Exchange(ref _unavailableLogged, 1) == 0)
+        if (Interlocked.Exchange(ref _unavailableLogged, 1) == 0)
         {
             ServerLog.DirectAgentConnectionsUnavailable(logger, reason);
         }
@@ -119,11 +119,20 @@ internal sealed class DirectAgentConnections(
     {
         var input = connection.Transport.Input;
         var maxHead = (int)Math.Min(limits.MaxRequestLineSize + (long)limits.MaxRequestHeadersTotalSize, int.MaxValue);
-        using var timeout = new CancellationTokenSource(limits.RequestHeadersTimeout, time);
+        // Kestrel's clocks: a new connection may idle for KeepAliveTimeout (browsers open some ahead of
+        // need); once its first bytes arrive, the rest of the head has RequestHeadersTimeout.
+        using var timeout = new CancellationTokenSource(limits.KeepAliveTimeout, time);
+        var started = false;
         while (true)
         {
             var read = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
             var buffer = read.Buffer;
+            if (!started && !buffer.IsEmpty)
+            {
+                started = true;
+                timeout.CancelAfter(limits.RequestHeadersTimeout);
+            }
+
             switch (AgentUpgradeHead.TryRead(buffer, routes.Paths, maxHead, limits.MaxRequestHeaderCount, out var head))
             {
                 case UpgradeHeadOutcome.Agent:

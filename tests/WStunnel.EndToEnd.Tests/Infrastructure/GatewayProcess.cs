@@ -23,7 +23,8 @@ internal sealed partial class GatewayProcess : IDisposable
     /// <param name="settings">The <c>WStunnel</c> section, e.g. <c>new { KeepAliveInterval = "00:00:01" }</c>.</param>
     /// <param name="kestrel">The <c>Kestrel</c> section, if any.</param>
     /// <param name="metrics">The standalone gateway's <c>Metrics</c> section, if any.</param>
-    public static async Task<GatewayProcess> StartAsync(TestCertificate certificate, object? settings = null, object? kestrel = null, object? metrics = null)
+    /// <param name="urls">The <c>--urls</c> argument; <see cref="Address"/> is its first HTTPS address.</param>
+    public static async Task<GatewayProcess> StartAsync(TestCertificate certificate, object? settings = null, object? kestrel = null, object? metrics = null, string urls = "https://127.0.0.1:0")
     {
         var directory = Directory.CreateTempSubdirectory("wstunnel-gateway-").FullName;
         var cert = Path.Combine(directory, "gateway.pem");
@@ -33,10 +34,10 @@ internal sealed partial class GatewayProcess : IDisposable
         await File.WriteAllTextAsync(key, certificate.Server.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new { WStunnel = settings ?? new { }, Kestrel = kestrel ?? new { }, Metrics = metrics ?? new { } }));
 
-        var process = CliProcess.Start(["server", "--urls", "https://127.0.0.1:0", "--cert", cert, "--cert-key", key, "--config", config]);
+        var process = CliProcess.Start(["server", "--urls", urls, "--cert", cert, "--cert-key", key, "--config", config]);
         try
         {
-            var line = await process.WaitForOutputAsync("Now listening on", TimeSpan.FromMinutes(1));
+            var line = await process.WaitForOutputAsync("Now listening on: https://", TimeSpan.FromMinutes(1));
             var port = int.Parse(ListeningPort().Match(line).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
             return new GatewayProcess(process, new Uri($"https://127.0.0.1:{port}"), directory);
         }
