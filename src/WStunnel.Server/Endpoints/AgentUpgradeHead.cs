@@ -95,6 +95,12 @@ internal sealed class AgentUpgradeHead
             return Get.StartsWith(bytes) && !overLimit ? UpgradeHeadOutcome.NeedMore : UpgradeHeadOutcome.NotAgent;
         }
 
+        // Lines end in CRLF; a bare LF is Kestrel's to judge, at once rather than after a timeout here.
+        if (bytes.Count((byte)'\n') != bytes.Count("\r\n"u8))
+        {
+            return UpgradeHeadOutcome.NotAgent;
+        }
+
         var lineEnd = bytes.IndexOf("\r\n"u8);
         var target = bytes[Get.Length..(lineEnd < 0 ? bytes.Length : lineEnd)];
         var targetEnd = target.IndexOf((byte)' ');

@@ -69,6 +69,7 @@ public sealed class AgentUpgradeHeadTests
     [InlineData("GET /_tunnel HTTP/1.1\r\n" + Handshake + "Bad Name: value\r\n\r\n")]
     [InlineData("GET /_tunnel HTTP/1.1\r\n" + Handshake + "X-Latin: caf\u00e9\r\n\r\n")]
     [InlineData("GET /_tunnel HTTP/1.1\r\n" + Handshake + "X-Control: a\u0001b\r\n\r\n")]
+    [InlineData("GET /_tunnel HTTP/1.1\nHost: gateway.example\n")] // bare LF line ends, even before the head is complete
     public void TryRead_UnusualOrInvalidHead_IsLeftToKestrel(string text) => Assert.Equal(UpgradeHeadOutcome.NotAgent, Read(text));
 
     [Theory]
