@@ -41,12 +41,12 @@ internal sealed class AgentRoutes
         return new ConventionWatcher(group, this);
     }
 
+    private const string ConventionsProblem = "MapWStunnel()'s endpoints carry conventions (e.g. RequireAuthorization) that only the HTTP pipeline applies";
+
     /// <summary>
     /// Conventions on the agent endpoints (authorization, host filters, rate limiting, …) run in the HTTP
     /// pipeline; a direct connection would skip them, so any convention keeps agents on that pipeline.
     /// </summary>
-    private const string ConventionsProblem = "MapWStunnel()'s endpoints carry conventions (e.g. RequireAuthorization) that only the HTTP pipeline applies";
-
     private sealed class ConventionWatcher(IEndpointConventionBuilder inner, AgentRoutes routes) : IEndpointConventionBuilder
     {
         public void Add(Action<EndpointBuilder> convention)
