@@ -37,12 +37,12 @@ public static class WStunnelEndpointRouteBuilderExtensions
 
         var group = endpoints.MapGroup(pattern);
         // Any method: WebSockets over HTTP/2 (RFC 8441, e.g. through a YARP or other HTTP/2 hop) arrive as CONNECT.
-        group.Map("", webSockets.HandleAsync).WithDisplayName("WStunnel agent (WebSocket)");
+        group.Map("", webSockets.HandleAsync).WithDisplayName("WStunnel agent (WebSocket)").WithMetadata(AgentRoutes.WebSocketEndpoint);
         group.MapPost(LongPollProtocol.ConnectPath, longPoll.ConnectAsync).WithDisplayName("WStunnel agent (long-poll connect)");
         group.MapPost(LongPollProtocol.PollPath, longPoll.PollAsync).WithDisplayName("WStunnel agent (long-poll poll)");
         group.MapPost(LongPollProtocol.SendPath, longPoll.SendAsync).WithDisplayName("WStunnel agent (long-poll send)");
         group.MapPost(LongPollProtocol.ClosePath, longPoll.CloseAsync).WithDisplayName("WStunnel agent (long-poll close)");
-        return endpoints.ServiceProvider.GetRequiredService<AgentRoutes>().Record(endpoints, pattern, group);
+        return group;
     }
 
     /// <summary>

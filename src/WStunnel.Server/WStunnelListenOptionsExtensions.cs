@@ -16,10 +16,11 @@ public static class WStunnelListenOptionsExtensions
     /// certificates, <c>WStunnel:RateLimits</c>, <c>WStunnel:Limits</c>) and answered here; any other
     /// connection goes on to Kestrel untouched. Agents admitted this way skip the application's HTTP
     /// middleware (authentication, forwarded headers, request logging), so use it on endpoints agents
-    /// reach directly. It stands aside (logged once) where it cannot keep those rules whole:
-    /// <c>WStunnel:DirectAgentConnections</c> or <c>WStunnel:TlsWriteThrough</c> off, conventions
-    /// on <c>MapWStunnel</c>'s endpoints, <c>MapWStunnel</c> inside a route group or on a pattern
-    /// with parameters, no TLS before it, HTTP/2.
+    /// reach directly. <c>RequireHost</c> on the agent endpoint is applied as routing applies it. It
+    /// stands aside (logged once) where it cannot keep the endpoint's rules whole:
+    /// <c>WStunnel:DirectAgentConnections</c> or <c>WStunnel:TlsWriteThrough</c> off, other metadata
+    /// on the agent endpoint that asks something of a request (authorization, CORS, rate limiting,
+    /// …), a pattern with parameters, no TLS before it, HTTP/2.
     /// </summary>
     public static ListenOptions UseWStunnelAgents(this ListenOptions listenOptions)
     {

@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using WStunnel.EndToEnd.Tests.Infrastructure;
 
 namespace WStunnel.EndToEnd.Tests;
@@ -43,12 +44,33 @@ public sealed class DirectAgentConnectionTests(WebSocketTunnelFixture fixture) :
     }
 
     [Fact]
-    public async Task Conventions_on_the_agent_endpoints_keep_agents_on_the_HTTP_pipeline()
+    public async Task Authorization_on_the_agent_endpoint_keeps_agents_on_the_HTTP_pipeline_which_applies_it()
     {
-        // RequireHost stands for any convention: only the HTTP pipeline applies it.
-        await using var gateway = await StartGatewayAsync(map: app => app.MapWStunnel().RequireHost("*"));
+        await using var gateway = await StartGatewayAsync(
+            builder => builder.Services.AddAuthorization(),
+            map: app => app.MapWStunnel().RequireAuthorization(policy => policy.RequireAssertion(_ => true)));
         await using var agent = await StartAgentAsync(gateway, Token);
 
+        Assert.Contains("GET /_tunnel", _pipelineSaw);
+    }
+
+    [Fact]
+    public async Task An_agent_endpoint_with_RequireHost_takes_agents_directly_on_its_hosts()
+    {
+        await using var gateway = await StartGatewayAsync(map: app => app.MapWStunnel().RequireHost("localhost"));
+        await using var agent = await StartAgentAsync(gateway, Token);
+
+        Assert.Empty(_pipelineSaw);
+    }
+
+    [Fact]
+    public async Task An_agent_upgrade_for_another_host_is_left_to_routing()
+    {
+        await using var gateway = await StartGatewayAsync(map: app => app.MapWStunnel().RequireHost("agents.example.com"));
+
+        var (answer, _) = await ExchangeAsync(gateway, Upgrade("/_tunnel", "X-WStunnel-Token: short\r\n"));
+
+        Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", answer, StringComparison.Ordinal);
         Assert.Contains("GET /_tunnel", _pipelineSaw);
     }
 

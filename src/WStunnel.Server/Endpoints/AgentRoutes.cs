@@ -1,64 +1,126 @@
-using Microsoft.AspNetCore.Builder;
+using System.Reflection;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace WStunnel.Server.Endpoints;
 
-/// <summary>
-/// Where agents' WebSockets are mapped, as far as a connection middleware can know it before
-/// routing: literal paths of <c>MapWStunnel</c> calls on the application itself, none of which
-/// carries conventions that only the HTTP pipeline would apply.
-/// </summary>
-internal sealed class AgentRoutes
+/// <summary>One agent WebSocket endpoint as a connection middleware can serve it: its literal path and the hosts it requires.</summary>
+/// <param name="Path">Absolute, no trailing slash; compared without regard to case, as routing does.</param>
+/// <param name="Hosts">From <c>RequireHost</c>; empty for any host.</param>
+internal sealed record AgentRoute(string Path, IReadOnlyList<string> Hosts)
 {
-    private volatile string[] _paths = [];
-    private volatile string? _problem;
+    /// <summary>
+    /// Whether a request with this Host header (over TLS) meets <see cref="Hosts"/> as routing's host
+    /// matcher judges it: names without regard to case, <c>*.suffix</c> for any name under it, <c>*</c>
+    /// for any; a port, when given, against the request's (443 when it names none). A host it cannot
+    /// read is no match, which leaves the request to routing itself.
+    /// </summary>
+    public bool Accepts(string hostHeader)
+    {
+        if (Hosts.Count == 0)
+        {
+            return true;
+        }
 
-    /// <summary>The agent WebSocket paths (absolute, no trailing slash); empty while direct connections are unavailable.</summary>
-    public IReadOnlyList<string> Paths => Unavailable is null ? _paths : [];
+        var requested = new HostString(hostHeader);
+        var requestedPort = requested.Port ?? 443;
+        foreach (var host in Hosts)
+        {
+            var parts = host.Split(':');
+            if (parts.Length > 2 || parts[0].Length == 0)
+            {
+                continue;
+            }
+
+            var portMatches = parts.Length == 1 || parts[1] == "*"
+                || (int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port == requestedPort);
+            var name = parts[0];
+            var nameMatches = name == "*"
+                || (name.StartsWith("*.", StringComparison.Ordinal)
+                    ? requested.Host.EndsWith(name[1..], StringComparison.OrdinalIgnoreCase)
+                    : requested.Host.Equals(name, StringComparison.OrdinalIgnoreCase));
+            if (portMatches && nameMatches)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>
+/// The agent WebSocket endpoints <c>MapWStunnel</c> mapped, read from the application's built
+/// endpoints once it runs, and whether a connection middleware can apply everything they carry.
+/// Metadata it cannot apply — authorization, CORS, rate limiting, filters, anything it does not
+/// know — runs only in the HTTP pipeline, so such an endpoint keeps agents on that pipeline.
+/// </summary>
+internal sealed class AgentRoutes(IServiceProvider services)
+{
+    /// <summary>Marks the WebSocket endpoint of each <c>MapWStunnel</c> call.</summary>
+    public static readonly object WebSocketEndpoint = new AgentWebSocketEndpointMetadata();
+
+    private readonly Lock _lock = new();
+    private volatile Tuple<IReadOnlyList<AgentRoute>, string?>? _snapshot;
+
+    /// <summary>The routes agents may connect to directly; empty while direct connections are unavailable.</summary>
+    public IReadOnlyList<AgentRoute> Routes => Snapshot().Item1;
 
     /// <summary>Why agents cannot connect directly, or null when they can.</summary>
-    public string? Unavailable => _problem ?? (_paths.Length == 0 ? "MapWStunnel() has not been called" : null);
+    public string? Unavailable => Snapshot().Item2;
 
-    /// <summary>Records the agent endpoints <c>MapWStunnel</c> maps, and wraps their builder to notice conventions.</summary>
-    public IEndpointConventionBuilder Record(IEndpointRouteBuilder endpoints, string pattern, IEndpointConventionBuilder group)
+    private Tuple<IReadOnlyList<AgentRoute>, string?> Snapshot()
     {
-        var route = RoutePatternFactory.Parse(pattern);
-        if (endpoints is RouteGroupBuilder)
+        if (_snapshot is { } snapshot)
         {
-            _problem = "MapWStunnel() is called on a route group, whose prefix and conventions only routing knows";
-        }
-        else if (route.Parameters.Count > 0 || route.PathSegments.Count == 0)
-        {
-            _problem = $"the agent route '{pattern}' is not a literal path";
-        }
-        else
-        {
-            var path = "/" + string.Join('/', route.PathSegments.Select(s => ((RoutePatternLiteralPart)s.Parts[0]).Content));
-            _paths = [.. _paths, path];
+            return snapshot;
         }
 
-        return new ConventionWatcher(group, this);
+        lock (_lock)
+        {
+            // Endpoints are complete once the application runs, which is before Kestrel accepts a connection.
+            return _snapshot ??= Read(services.GetService<EndpointDataSource>()?.Endpoints ?? []).ToTuple();
+        }
     }
 
-    private const string ConventionsProblem = "MapWStunnel()'s endpoints carry conventions (e.g. RequireAuthorization) that only the HTTP pipeline applies";
-
-    /// <summary>
-    /// Conventions on the agent endpoints (authorization, host filters, rate limiting, …) run in the HTTP
-    /// pipeline; a direct connection would skip them, so any convention keeps agents on that pipeline.
-    /// </summary>
-    private sealed class ConventionWatcher(IEndpointConventionBuilder inner, AgentRoutes routes) : IEndpointConventionBuilder
+    internal static (IReadOnlyList<AgentRoute> Routes, string? Unavailable) Read(IEnumerable<Endpoint> endpoints)
     {
-        public void Add(Action<EndpointBuilder> convention)
+        var routes = new List<AgentRoute>();
+        foreach (var endpoint in endpoints)
         {
-            routes._problem = ConventionsProblem;
-            inner.Add(convention);
+            if (endpoint.Metadata.GetMetadata<AgentWebSocketEndpointMetadata>() is null)
+            {
+                continue;
+            }
+
+            if (endpoint is not RouteEndpoint { RoutePattern: var pattern } || pattern.Parameters.Count > 0 || pattern.PathSegments.Count == 0)
+            {
+                return ([], $"the agent route '{(endpoint as RouteEndpoint)?.RoutePattern.RawText}' is not a literal path");
+            }
+
+            if (endpoint.Metadata.FirstOrDefault(item => item is not IHostMetadata && !IsDescriptive(item)) is { } requirement)
+            {
+                return ([], $"the agent endpoint carries {requirement.GetType().Name}, which only the HTTP pipeline applies");
+            }
+
+            // As routing: the last host metadata (the endpoint's own over its group's) decides.
+            var hosts = endpoint.Metadata.GetMetadata<IHostMetadata>()?.Hosts ?? [];
+            var path = "/" + string.Join('/', pattern.PathSegments.Select(s => ((RoutePatternLiteralPart)s.Parts[0]).Content));
+            routes.Add(new AgentRoute(path, hosts));
         }
 
-        public void Finally(Action<EndpointBuilder> finallyConvention)
-        {
-            routes._problem = ConventionsProblem;
-            inner.Finally(finallyConvention);
-        }
+        return routes.Count == 0 ? ([], "MapWStunnel() has not been called") : (routes, null);
     }
+
+    /// <summary>Metadata that describes the endpoint and asks nothing of a request.</summary>
+    private static bool IsDescriptive(object item) => item
+        is AgentWebSocketEndpointMetadata or MethodInfo or IRouteDiagnosticsMetadata
+        or IEndpointNameMetadata or IRouteNameMetadata or ITagsMetadata or IEndpointDescriptionMetadata
+        or IEndpointSummaryMetadata or IExcludeFromDescriptionMetadata or IEndpointGroupNameMetadata
+        || (item is Attribute && item.GetType().Namespace is "System.Runtime.CompilerServices" or "System.Diagnostics");
+
+    private sealed class AgentWebSocketEndpointMetadata;
 }

@@ -55,12 +55,11 @@ internal sealed class AgentUpgradeHead
     public int Length { get; }
 
     /// <summary>
-    /// Reads <paramref name="buffer"/>, the connection's bytes so far. <paramref name="paths"/> are
-    /// the agent paths (absolute, no trailing slash, compared without regard to case as routing does);
-    /// heads longer than <paramref name="maxHeadBytes"/> or with more than <paramref name="maxHeaders"/>
+    /// Reads <paramref name="buffer"/>, the connection's bytes so far, for one of <paramref name="routes"/>
+    /// (its path, without regard to case and with or without a trailing slash, and its hosts); heads longer than <paramref name="maxHeadBytes"/> or with more than <paramref name="maxHeaders"/>
     /// headers are left to Kestrel, whose limits answer them.
     /// </summary>
-    public static UpgradeHeadOutcome TryRead(ReadOnlySequence<byte> buffer, IReadOnlyList<string> paths, int maxHeadBytes, int maxHeaders, out AgentUpgradeHead? head)
+    public static UpgradeHeadOutcome TryRead(ReadOnlySequence<byte> buffer, IReadOnlyList<AgentRoute> routes, int maxHeadBytes, int maxHeaders, out AgentUpgradeHead? head)
     {
         head = null;
         var available = (int)Math.Min(buffer.Length, maxHeadBytes);
@@ -69,7 +68,7 @@ internal sealed class AgentUpgradeHead
         Span<byte> start = stackalloc byte[256];
         start = start[..Math.Min(available, start.Length)];
         buffer.Slice(0, start.Length).CopyTo(start);
-        if (start.Length < available && Read(start, paths, overLimit: false, maxHeaders, out _) == UpgradeHeadOutcome.NotAgent)
+        if (start.Length < available && Read(start, routes, overLimit: false, maxHeaders, out _) == UpgradeHeadOutcome.NotAgent)
         {
             return UpgradeHeadOutcome.NotAgent;
         }
@@ -79,7 +78,7 @@ internal sealed class AgentUpgradeHead
         {
             var span = bytes.AsSpan(0, available);
             buffer.Slice(0, available).CopyTo(span);
-            return Read(span, paths, buffer.Length > maxHeadBytes, maxHeaders, out head);
+            return Read(span, routes, buffer.Length > maxHeadBytes, maxHeaders, out head);
         }
         finally
         {
@@ -87,7 +86,7 @@ internal sealed class AgentUpgradeHead
         }
     }
 
-    private static UpgradeHeadOutcome Read(ReadOnlySpan<byte> bytes, IReadOnlyList<string> paths, bool overLimit, int maxHeaders, out AgentUpgradeHead? head)
+    private static UpgradeHeadOutcome Read(ReadOnlySpan<byte> bytes, IReadOnlyList<AgentRoute> routes, bool overLimit, int maxHeaders, out AgentUpgradeHead? head)
     {
         head = null;
         if (!bytes.StartsWith(Get))
@@ -106,7 +105,7 @@ internal sealed class AgentUpgradeHead
         var targetEnd = target.IndexOf((byte)' ');
         var pathEnd = target.IndexOfAny((byte)' ', (byte)'?');
         var path = pathEnd < 0 ? target : target[..pathEnd];
-        if (!IsPlainAscii(path) || !MayBeAgentPath(Encoding.ASCII.GetString(path), paths, complete: pathEnd >= 0 || lineEnd >= 0, out var matchedPath))
+        if (!IsPlainAscii(path) || !MayBeAgentPath(Encoding.ASCII.GetString(path), routes, complete: pathEnd >= 0 || lineEnd >= 0, out var matchedPath))
         {
             return UpgradeHeadOutcome.NotAgent;
         }
@@ -124,7 +123,8 @@ internal sealed class AgentUpgradeHead
         }
 
         var query = pathEnd < targetEnd ? Encoding.ASCII.GetString(target[pathEnd..targetEnd]) : string.Empty;
-        if (ReadHeaders(bytes[(lineEnd + 2)..(end + 2)], maxHeaders) is not { } headers || WebSocketKeyOf(headers) is not { } key)
+        if (ReadHeaders(bytes[(lineEnd + 2)..(end + 2)], maxHeaders) is not { } headers || WebSocketKeyOf(headers) is not { } key
+            || !routes.Any(route => IsPath(matchedPath, route.Path) && route.Accepts(headers[HeaderNames.Host].ToString())))
         {
             return UpgradeHeadOutcome.NotAgent;
         }
@@ -137,19 +137,19 @@ internal sealed class AgentUpgradeHead
     /// Whether <paramref name="path"/> is, or (not <paramref name="complete"/> yet) may become, an agent
     /// path; <paramref name="matched"/> is the path as sent once it is complete and matches.
     /// </summary>
-    private static bool MayBeAgentPath(string path, IReadOnlyList<string> paths, bool complete, out string? matched)
+    private static bool MayBeAgentPath(string path, IReadOnlyList<AgentRoute> routes, bool complete, out string? matched)
     {
         matched = null;
-        foreach (var agentPath in paths)
+        foreach (var route in routes)
         {
             if (!complete)
             {
-                if (agentPath.StartsWith(path, StringComparison.OrdinalIgnoreCase) || (agentPath + "/").StartsWith(path, StringComparison.OrdinalIgnoreCase))
+                if (route.Path.StartsWith(path, StringComparison.OrdinalIgnoreCase) || (route.Path + "/").StartsWith(path, StringComparison.OrdinalIgnoreCase))
                 {
                     return true;
                 }
             }
-            else if (path.Equals(agentPath, StringComparison.OrdinalIgnoreCase) || path.Equals(agentPath + "/", StringComparison.OrdinalIgnoreCase))
+            else if (IsPath(path, route.Path))
             {
                 matched = path;
                 return true;
@@ -158,6 +158,9 @@ internal sealed class AgentUpgradeHead
 
         return false;
     }
+
+    private static bool IsPath(string path, string agentPath) =>
+        path.Equals(agentPath, StringComparison.OrdinalIgnoreCase) || path.Equals(agentPath + "/", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The header lines (each ending in CRLF), or null where anything is not plain and valid.</summary>
     private static HeaderDictionary? ReadHeaders(ReadOnlySpan<byte> lines, int maxHeaders)

@@ -133,7 +133,7 @@ internal sealed class DirectAgentConnections(
                 timeout.CancelAfter(limits.RequestHeadersTimeout);
             }
 
-            switch (AgentUpgradeHead.TryRead(buffer, routes.Paths, maxHead, limits.MaxRequestHeaderCount, out var head))
+            switch (AgentUpgradeHead.TryRead(buffer, routes.Routes, maxHead, limits.MaxRequestHeaderCount, out var head))
             {
                 case UpgradeHeadOutcome.Agent:
                     input.AdvanceTo(buffer.GetPosition(head!.Length));

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using WStunnel.Server.Endpoints;
 
@@ -7,56 +8,81 @@ namespace WStunnel.Server.Tests.Endpoints;
 
 public sealed class AgentRoutesTests
 {
-    private static WebApplication App()
+    private static (IReadOnlyList<AgentRoute> Routes, string? Unavailable) Mapped(Action<WebApplication> map)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Services.AddReverseProxy().AddWStunnel();
-        return builder.Build();
+        builder.Services.AddAuthorization();
+        var app = builder.Build();
+        map(app);
+        return AgentRoutes.Read(((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints));
     }
 
     [Fact]
-    public async Task MapWStunnel_LiteralPatterns_AreTheAgentPaths()
+    public void Read_PlainMapWStunnel_IsAnAgentRouteForAnyHost()
     {
-        await using var app = App();
-        app.MapWStunnel();
-        app.MapWStunnel("/agents/v2/");
+        var (routes, unavailable) = Mapped(app => app.MapWStunnel());
 
-        var routes = app.Services.GetRequiredService<AgentRoutes>();
-        Assert.Null(routes.Unavailable);
-        Assert.Equal(["/_tunnel", "/agents/v2"], routes.Paths);
+        Assert.Null(unavailable);
+        var route = Assert.Single(routes);
+        Assert.Equal("/_tunnel", route.Path);
+        Assert.Empty(route.Hosts);
     }
 
     [Fact]
-    public async Task MapWStunnel_NotCalled_NoAgentPaths()
+    public void Read_RequireHostAndDescriptions_AreAppliedOrHarmless()
     {
-        await using var app = App();
+        var (routes, unavailable) = Mapped(app => app.MapWStunnel("/agents/v2/").RequireHost("agents.example.com", "*.agents.test:8443").WithName("agents"));
 
-        var routes = app.Services.GetRequiredService<AgentRoutes>();
-        Assert.NotNull(routes.Unavailable);
-        Assert.Empty(routes.Paths);
+        Assert.Null(unavailable);
+        var route = Assert.Single(routes);
+        Assert.Equal("/agents/v2", route.Path);
+        Assert.Equal(["agents.example.com", "*.agents.test:8443"], route.Hosts);
     }
 
     [Fact]
-    public async Task MapWStunnel_WithAConvention_AgentsStayOnTheHttpPipeline()
+    public void Read_HostsOnTheGroupAndTheEndpoint_TheEndpointsDecideAsInRouting()
     {
-        await using var app = App();
-        app.MapWStunnel().RequireHost("gateway.example");
+        var (routes, _) = Mapped(app => app.MapGroup("").RequireHost("group.example.com").MapWStunnel().RequireHost("agents.example.com"));
 
-        var routes = app.Services.GetRequiredService<AgentRoutes>();
-        Assert.Contains("conventions", routes.Unavailable, StringComparison.Ordinal);
-        Assert.Empty(routes.Paths);
+        Assert.Equal(["agents.example.com"], Assert.Single(routes).Hosts);
     }
 
     [Fact]
-    public async Task MapWStunnel_InARouteGroupOrWithParameters_AgentsStayOnTheHttpPipeline()
+    public void Read_MapWStunnelInARouteGroup_HasTheGroupsPrefix()
     {
-        await using var grouped = App();
-        grouped.MapGroup("/outer").MapWStunnel();
-        Assert.Contains("route group", grouped.Services.GetRequiredService<AgentRoutes>().Unavailable, StringComparison.Ordinal);
+        var (routes, unavailable) = Mapped(app => app.MapGroup("/outer").MapWStunnel());
 
-        await using var parameterised = App();
-        parameterised.MapWStunnel("/{tenant}/_tunnel");
-        Assert.Contains("not a literal path", parameterised.Services.GetRequiredService<AgentRoutes>().Unavailable, StringComparison.Ordinal);
-        Assert.Empty(parameterised.Services.GetRequiredService<AgentRoutes>().Paths);
+        Assert.Null(unavailable);
+        Assert.Equal("/outer/_tunnel", Assert.Single(routes).Path);
     }
+
+    [Fact]
+    public void Read_AuthorizationOnTheAgentEndpoint_KeepsAgentsOnTheHttpPipeline()
+    {
+        var (routes, unavailable) = Mapped(app => app.MapWStunnel().RequireAuthorization());
+
+        Assert.Contains("AuthorizeAttribute", unavailable, StringComparison.Ordinal);
+        Assert.Empty(routes);
+    }
+
+    [Fact]
+    public void Read_UnknownMetadataOnAGroupAround_KeepsAgentsOnTheHttpPipeline()
+    {
+        var (_, unavailable) = Mapped(app => app.MapGroup("/outer").WithMetadata(new UnknownRequirement()).MapWStunnel());
+
+        Assert.Contains(nameof(UnknownRequirement), unavailable, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_ParametersOrNoMapWStunnel_NoAgentRoutes()
+    {
+        Assert.Contains("not a literal path", Mapped(app => app.MapWStunnel("/{tenant}/_tunnel")).Unavailable, StringComparison.Ordinal);
+        Assert.Contains("has not been called", Mapped(app => app.MapGet("/", () => "hello")).Unavailable, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Accepts_NoHosts_AnyHost() => Assert.True(new AgentRoute("/_tunnel", []).Accepts("anything.example"));
+
+    private sealed class UnknownRequirement;
 }

@@ -7,14 +7,14 @@ namespace WStunnel.Server.Tests.Endpoints;
 
 public sealed class AgentUpgradeHeadTests
 {
-    private static readonly string[] Paths = ["/_tunnel"];
+    private static readonly AgentRoute[] Routes = [new("/_tunnel", [])];
 
     private const string Handshake =
         "Host: gateway.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: wstunnel.v1\r\nX-WStunnel-Token: agent-token-0123456789\r\n";
 
     private static UpgradeHeadOutcome Read(string text, out AgentUpgradeHead? head, int maxHeadBytes = 16 * 1024, int maxHeaders = 100) =>
-        AgentUpgradeHead.TryRead(new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(text)), Paths, maxHeadBytes, maxHeaders, out head);
+        AgentUpgradeHead.TryRead(new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(text)), Routes, maxHeadBytes, maxHeaders, out head);
 
     private static UpgradeHeadOutcome Read(string text) => Read(text, out _);
 
@@ -92,6 +92,26 @@ public sealed class AgentUpgradeHeadTests
         Assert.Equal(UpgradeHeadOutcome.Agent, Read(text));
     }
 
+    [Theory]
+    [InlineData("AGENTS.example.com", true)]
+    [InlineData("agents.example.com:443", true)]
+    [InlineData("agents.example.com:8443", true)] // no port required: any port
+    [InlineData("other.example.com", false)]
+    [InlineData("edge.agents.test:8443", true)]
+    [InlineData("edge.agents.test", false)]
+    [InlineData("agents.test:8443", false)]
+    [InlineData("[::1]:9000", true)]
+    [InlineData("[::1]:9001", false)]
+    public void TryRead_RequiredHosts_AreMatchedAsRoutingMatchesThem(string host, bool agent)
+    {
+        AgentRoute[] routes = [new("/_tunnel", ["agents.example.com", "*.agents.test:8443", "*:9000"])];
+        var text = "GET /_tunnel HTTP/1.1\r\n" + Handshake.Replace("gateway.example", host, StringComparison.Ordinal) + "\r\n";
+
+        var outcome = AgentUpgradeHead.TryRead(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(text)), routes, 16 * 1024, 100, out _);
+
+        Assert.Equal(agent ? UpgradeHeadOutcome.Agent : UpgradeHeadOutcome.NotAgent, outcome);
+    }
+
     [Fact]
     public void TryRead_HeadOverKestrelsLimits_IsLeftToKestrel()
     {
@@ -110,7 +130,7 @@ public sealed class AgentUpgradeHeadTests
         var first = new Segment(bytes.AsMemory(0, 5));
         var last = first.Append(bytes.AsMemory(5, 60)).Append(bytes.AsMemory(65));
 
-        Assert.Equal(UpgradeHeadOutcome.Agent, AgentUpgradeHead.TryRead(new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length), Paths, 16 * 1024, 100, out var head));
+        Assert.Equal(UpgradeHeadOutcome.Agent, AgentUpgradeHead.TryRead(new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length), Routes, 16 * 1024, 100, out var head));
         Assert.Equal(bytes.Length, head!.Length);
     }
 
