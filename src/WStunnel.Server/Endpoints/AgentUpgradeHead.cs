@@ -95,7 +95,9 @@ internal sealed class AgentUpgradeHead
         }
 
         // Lines end in CRLF; a bare LF is Kestrel's to judge, at once rather than after a timeout here.
-        if (bytes.Count((byte)'\n') != bytes.Count("\r\n"u8))
+        var end = bytes.IndexOf(HeadEnd);
+        var headBytes = end < 0 ? bytes : bytes[..(end + HeadEnd.Length)];
+        if (headBytes.Count((byte)'\n') != headBytes.Count("\r\n"u8))
         {
             return UpgradeHeadOutcome.NotAgent;
         }
@@ -110,7 +112,6 @@ internal sealed class AgentUpgradeHead
             return UpgradeHeadOutcome.NotAgent;
         }
 
-        var end = bytes.IndexOf(HeadEnd);
         if (end < 0)
         {
             return overLimit ? UpgradeHeadOutcome.NotAgent : UpgradeHeadOutcome.NeedMore;

@@ -23,7 +23,7 @@ public sealed class AgentUpgradeHeadTests
     {
         const string Text = "GET /_tunnel HTTP/1.1\r\n" + Handshake + "\r\n";
 
-        Assert.Equal(UpgradeHeadOutcome.Agent, Read(Text + "frame bytes after the head", out var head));
+        Assert.Equal(UpgradeHeadOutcome.Agent, Read(Text + "frame bytes\nafter the head", out var head));
 
         Assert.Equal("/_tunnel", head!.Path);
         Assert.Equal(string.Empty, head.Query);
