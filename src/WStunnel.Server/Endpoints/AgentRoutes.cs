@@ -64,15 +64,15 @@ internal sealed class AgentRoutes(IServiceProvider services)
     public static readonly object WebSocketEndpoint = new AgentWebSocketEndpointMetadata();
 
     private readonly Lock _lock = new();
-    private volatile Tuple<IReadOnlyList<AgentRoute>, string?>? _snapshot;
+    private volatile Snapshot? _snapshot;
 
     /// <summary>The routes agents may connect to directly; empty while direct connections are unavailable.</summary>
-    public IReadOnlyList<AgentRoute> Routes => Snapshot().Item1;
+    public IReadOnlyList<AgentRoute> Routes => Current().Routes;
 
     /// <summary>Why agents cannot connect directly, or null when they can.</summary>
-    public string? Unavailable => Snapshot().Item2;
+    public string? Unavailable => Current().Unavailable;
 
-    private Tuple<IReadOnlyList<AgentRoute>, string?> Snapshot()
+    private Snapshot Current()
     {
         if (_snapshot is { } snapshot)
         {
@@ -82,11 +82,11 @@ internal sealed class AgentRoutes(IServiceProvider services)
         lock (_lock)
         {
             // Endpoints are complete once the application runs, which is before Kestrel accepts a connection.
-            return _snapshot ??= Read(services.GetService<EndpointDataSource>()?.Endpoints ?? []).ToTuple();
+            return _snapshot ??= Read(services.GetService<EndpointDataSource>()?.Endpoints ?? []);
         }
     }
 
-    internal static (IReadOnlyList<AgentRoute> Routes, string? Unavailable) Read(IEnumerable<Endpoint> endpoints)
+    internal static Snapshot Read(IEnumerable<Endpoint> endpoints)
     {
         var routes = new List<AgentRoute>();
         foreach (var endpoint in endpoints)
@@ -98,12 +98,12 @@ internal sealed class AgentRoutes(IServiceProvider services)
 
             if (endpoint is not RouteEndpoint { RoutePattern: var pattern } || pattern.Parameters.Count > 0 || pattern.PathSegments.Count == 0)
             {
-                return ([], $"the agent route '{(endpoint as RouteEndpoint)?.RoutePattern.RawText}' is not a literal path");
+                return new([], $"the agent route '{(endpoint as RouteEndpoint)?.RoutePattern.RawText}' is not a literal path");
             }
 
             if (endpoint.Metadata.FirstOrDefault(item => item is not IHostMetadata && !IsDescriptive(item)) is { } requirement)
             {
-                return ([], $"the agent endpoint carries {requirement.GetType().Name}, which only the HTTP pipeline applies");
+                return new([], $"the agent endpoint carries {requirement.GetType().Name}, which only the HTTP pipeline applies");
             }
 
             // As routing: the last host metadata (the endpoint's own over its group's) decides.
@@ -112,7 +112,7 @@ internal sealed class AgentRoutes(IServiceProvider services)
             routes.Add(new AgentRoute(path, hosts));
         }
 
-        return routes.Count == 0 ? ([], "MapWStunnel() has not been called") : (routes, null);
+        return routes.Count == 0 ? new([], "MapWStunnel() has not been called") : new(routes, null);
     }
 
     /// <summary>Metadata that describes the endpoint and asks nothing of a request.</summary>
@@ -121,6 +121,9 @@ internal sealed class AgentRoutes(IServiceProvider services)
         or IEndpointNameMetadata or IRouteNameMetadata or ITagsMetadata or IEndpointDescriptionMetadata
         or IEndpointSummaryMetadata or IExcludeFromDescriptionMetadata or IEndpointGroupNameMetadata
         || (item is Attribute && item.GetType().Namespace is "System.Runtime.CompilerServices" or "System.Diagnostics");
+
+    /// <summary>The agent routes, or why there are none a connection middleware may serve.</summary>
+    internal sealed record Snapshot(IReadOnlyList<AgentRoute> Routes, string? Unavailable);
 
     private sealed class AgentWebSocketEndpointMetadata;
 }

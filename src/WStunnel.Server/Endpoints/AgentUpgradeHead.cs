@@ -222,8 +222,7 @@ internal sealed class AgentUpgradeHead
         return false;
     }
 
-    private static bool IsPlainAscii(ReadOnlySpan<byte> path) =>
-        path.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) < 0 && path.IndexOf((byte)'%') < 0;
+    private static bool IsPlainAscii(ReadOnlySpan<byte> path) => IsVisibleAscii(path) && path.IndexOf((byte)'%') < 0;
 
     private static bool IsVisibleAscii(ReadOnlySpan<byte> text) => text.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) < 0;
 

@@ -42,12 +42,7 @@ internal static class AgentWebSocketAcceptor
 
             // The 101 response travels through Kestrel's output: it must be in the TLS stream before the first frame.
             await upgraded.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-            return WebSocket.CreateFromStream(new TlsWriteThroughStream(upgraded, tls), new WebSocketCreationOptions
-            {
-                IsServer = true,
-                SubProtocol = WebSocketTransport.SubProtocol,
-                KeepAliveInterval = TimeSpan.Zero,
-            });
+            return ServerWebSocket(new TlsWriteThroughStream(upgraded, tls));
         }
 
         return await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
@@ -59,6 +54,14 @@ internal static class AgentWebSocketAcceptor
             KeepAliveInterval = TimeSpan.Zero,
         }).ConfigureAwait(false);
     }
+
+    /// <summary>The gateway's end of an agent's WebSocket over a stream whose handshake is done.</summary>
+    internal static WebSocket ServerWebSocket(Stream stream) => WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
+    {
+        IsServer = true,
+        SubProtocol = WebSocketTransport.SubProtocol,
+        KeepAliveInterval = TimeSpan.Zero, // the session's own ping watches the link (see AcceptWebSocketAsync below)
+    });
 
     /// <summary>The Sec-WebSocket-Accept value for a client's Sec-WebSocket-Key (RFC 6455 section 4.2.2).</summary>
     internal static string AcceptKey(string key)

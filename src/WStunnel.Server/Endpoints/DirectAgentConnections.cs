@@ -3,7 +3,6 @@ using System.Globalization;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Security;
-using System.Net.WebSockets;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
@@ -171,12 +170,7 @@ internal sealed class DirectAgentConnections(
             await tls.WriteAsync(SwitchingProtocols(head.WebSocketKey), connection.ConnectionClosed).ConfigureAwait(false);
             await tls.FlushAsync(connection.ConnectionClosed).ConfigureAwait(false);
             tlsBuffers.Apply(tls);
-            var webSocket = WebSocket.CreateFromStream(new DirectAgentStream(Unread(connection.Transport.Input), tls), new WebSocketCreationOptions
-            {
-                IsServer = true,
-                SubProtocol = WebSocketTransport.SubProtocol,
-                KeepAliveInterval = TimeSpan.Zero, // the session's own ping watches the link, as on the HTTP endpoint
-            });
+            var webSocket = AgentWebSocketAcceptor.ServerWebSocket(new DirectAgentStream(Unread(connection.Transport.Input), tls));
             return (tunnel, agent, new WebSocketTransport(webSocket));
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException)

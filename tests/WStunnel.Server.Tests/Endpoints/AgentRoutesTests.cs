@@ -8,7 +8,7 @@ namespace WStunnel.Server.Tests.Endpoints;
 
 public sealed class AgentRoutesTests
 {
-    private static (IReadOnlyList<AgentRoute> Routes, string? Unavailable) Mapped(Action<WebApplication> map)
+    private static AgentRoutes.Snapshot Mapped(Action<WebApplication> map)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Services.AddReverseProxy().AddWStunnel();
