@@ -3,6 +3,7 @@
 //
 //   dotnet run --project samples/Gateway -- --Kestrel:Certificates:Default:Path=gateway.pem --Kestrel:Certificates:Default:KeyPath=gateway.key
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = RepositoryRoot() });
+builder.WebHost.UseWStunnelMemoryPool(); // Kestrel reads bodies from agents and clients in 32 KiB blocks, not 4 KiB
 
 builder.Services.AddReverseProxy()
     .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))

@@ -38,6 +38,7 @@ internal static class GatewayApp
         }
 
         builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.UseWStunnelMemoryPool();
         var agentCertificates = builder.Configuration.GetValue<bool>($"{WStunnel.Server.WStunnelOptions.SectionName}:AgentCertificates:Required");
 
         builder.WebHost.ConfigureKestrel(kestrel =>

@@ -1,3 +1,9 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using WStunnel.Cli;
 using WStunnel.EndToEnd.Tests.Infrastructure;
 
 namespace WStunnel.EndToEnd.Tests;
@@ -160,4 +166,25 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
         Assert.Equal(
             ["server", "--config", "gateway.json", "--urlsx", "kept"],
             WStunnel.Cli.GatewayEndpoints.WithoutUrls(["server", "--urls", "https://0.0.0.0:443", "--config", "gateway.json", "--URLS=https://[::]:443", "/urls", "http://*:80", "--urlsx", "kept"]));
+
+    [Fact]
+    public async Task The_standalone_gateways_Kestrel_receives_into_32_KiB_blocks()
+    {
+        MemoryPool<byte>? transportPool = null;
+        await using var gateway = GatewayApp.Build(["--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"], null, null, builder =>
+        {
+            builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Use(next => connection =>
+            {
+                transportPool = connection.Features.Get<IMemoryPoolFeature>()?.MemoryPool;
+                return next(connection);
+            })));
+        });
+        await gateway.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(gateway.Urls.Single()) };
+
+        Assert.Equal("WSTUNSRV RUNNING", (await client.GetStringAsync("/_health_check")).Trim());
+        Assert.IsType<WStunnel.Server.Endpoints.LargeBlockMemoryPool>(transportPool);
+        await gateway.StopAsync();
+    }
 }
