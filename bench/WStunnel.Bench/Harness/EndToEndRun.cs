@@ -122,6 +122,9 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         Row(text, $"{large} MiB download (MB/s)", "down.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
         Row(text, $"{large} MiB upload (MB/s)", "up.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
         text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"WebSocket / hop in each round (the spread behind the medians): small GET p50 {Rounds(hop, ws, "small1.p50")}; 32 connections {Rounds(hop, ws, "small32.rps")}; 1 MiB {Rounds(hop, ws, "mib8.mbps")}; download {Rounds(hop, ws, "down.mbps")}; upload {Rounds(hop, ws, "up.mbps")}.");
+        text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Errors (socket errors and timeouts, all runs): {_errors}. Non-2xx responses: {_non2xx}.");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture,
@@ -152,6 +155,9 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         text.AppendLine(CultureInfo.InvariantCulture,
             $"| {label} | {h.ToString(format, CultureInfo.InvariantCulture)} | {w.ToString(format, CultureInfo.InvariantCulture)} | {ratio:0.00} | {hopGoal} | {l.ToString(format, CultureInfo.InvariantCulture)} | {lpRatio:0.00} | {lpGoal} |");
     }
+
+    private string Rounds(string hop, string ws, string key) =>
+        string.Join(" / ", _values[(ws, key)].Zip(_values[(hop, key)], (w, h) => (w / h).ToString("0.00", CultureInfo.InvariantCulture)));
 
     private static string Mark(bool met) => met ? "✅" : "❌";
 }
