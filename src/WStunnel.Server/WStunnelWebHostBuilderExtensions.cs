@@ -13,7 +13,7 @@ public static class WStunnelWebHostBuilderExtensions
     /// client uploads arrives in 4 KiB reads, each a socket call, a pipe flush and a thread-pool
     /// hand-off; with 32 KiB blocks there are an eighth as many, and the gateway spends ≈ 20 % less
     /// CPU per MiB of them. Idle connections hold no block either way (Kestrel waits for data before
-    /// it takes one), and the pages of a block that only a few bytes reached are never touched. The
+    /// it takes one), and a new block's pages that no bytes reached never become resident. The
     /// pool serves every Kestrel endpoint of the application; it replaces any other
     /// <see cref="IMemoryPoolFactory{T}"/> registered before it.
     /// </summary>
