@@ -147,7 +147,10 @@ internal sealed class TunnelStream
             }
 
             var writer = _inbound.Writer;
-            writer.Write(data);
+            // One segment that fits the whole frame when the current one has no room: a 64 KiB frame
+            // is then one copy into one segment, not four into 16 KiB ones (small frames still get 16 KiB).
+            data.CopyTo(writer.GetSpan(data.Length));
+            writer.Advance(data.Length);
             // Completes synchronously: the pipe never pauses its writer, flow control bounds it instead.
             var flush = writer.FlushAsync(CancellationToken.None);
             Debug.Assert(flush.IsCompleted);
