@@ -5,11 +5,8 @@ using Microsoft.AspNetCore.Connections;
 namespace WStunnel.Server.Endpoints;
 
 /// <summary>
-/// Buffers for Kestrel (<c>UseWStunnelMemoryPool</c>): 32 KiB pinned blocks where Kestrel's own pool has
-/// 4 KiB. Kestrel's socket transport receives into one block at a time, so an agent streaming a
-/// large response arrives in 4 KiB reads, each a socket call, a pipe flush and a thread-pool hand-off
-/// before TLS sees it; with 32 KiB blocks it takes an eighth of them. Idle connections hold no block
-/// either way (the transport waits for data before it rents one).
+/// Kestrel's buffers with <c>UseWStunnelMemoryPool</c> (which says why): 32 KiB pinned blocks,
+/// reused, a bounded number kept.
 /// </summary>
 internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 {
