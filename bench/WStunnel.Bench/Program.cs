@@ -6,7 +6,7 @@ using WStunnel.Bench.Hosts;
 
 // The benchmark harness. Measurements:
 //   e2e    [--rounds 3] [--duration 10] [--large-mib 100] [--out bench/results/end-to-end.md]
-//   scale  [--agents 1000] [--churn-per-second 20] [--duration 10] [--out bench/results/scale.md]
+//   scale  [--agents 1000] [--churn-per-second 20] [--duration 10] [--rounds 5] [--out bench/results/scale.md]
 //   micro  [BenchmarkDotNet arguments; default --filter *]
 //   tls-memory [--connections 1000] [--out bench/results/tls-memory.md]
 // Host roles it starts itself as child processes: backend, hop, swarm.
@@ -41,6 +41,7 @@ switch (command)
             Option(options, "--agents", 1000),
             Option(options, "--churn-per-second", 20),
             TimeSpan.FromSeconds(Option(options, "--duration", 10)),
+            Option(options, "--rounds", 5),
             Console.Out);
         return Publish(await run.RunAsync(), Text(options, "--out", "bench/results/scale.md"));
     }

@@ -60,15 +60,7 @@ internal sealed class BenchTopology : IDisposable
             return;
         }
 
-        var config = Path.Combine(_directory, "gateway.json");
-        await File.WriteAllTextAsync(config, """
-            {
-              "Logging": { "LogLevel": { "Default": "Warning", "Microsoft.Hosting.Lifetime": "Information" } },
-              "WStunnel": { "MaxRequestBodySize": null, "RateLimits": { "RegistrationsPerMinute": 0 }, "Limits": { "MaxTunnelsPerIdentity": 0 } }
-            }
-            """).ConfigureAwait(false);
-        Gateway = Track(ChildProcess.StartWstunnel("gateway", ["server", "--urls", "https://127.0.0.1:0", "--cert", Certificate.CertFile, "--cert-key", Certificate.KeyFile, "--config", config]));
-        GatewayAddress = await Gateway.WaitForListeningAsync().ConfigureAwait(false);
+        (Gateway, GatewayAddress) = await StartGatewayAsync("gateway").ConfigureAwait(false);
 
         foreach (var (name, transport) in agents)
         {
@@ -79,6 +71,20 @@ internal sealed class BenchTopology : IDisposable
             await agent.WaitForOutputAsync("Tunnel open", TimeSpan.FromMinutes(1)).ConfigureAwait(false);
             Paths.Add(new BenchPath(name, GatewayAddress, token, agent) { Proxies = [Gateway, agent] });
         }
+    }
+
+    /// <summary>Starts a gateway (<c>wstunnel server</c>) on its own port; the scale run starts a second one.</summary>
+    public async Task<(ChildProcess Gateway, Uri Address)> StartGatewayAsync(string name)
+    {
+        var config = Path.Combine(_directory, "gateway.json");
+        await File.WriteAllTextAsync(config, """
+            {
+              "Logging": { "LogLevel": { "Default": "Warning", "Microsoft.Hosting.Lifetime": "Information" } },
+              "WStunnel": { "MaxRequestBodySize": null, "RateLimits": { "RegistrationsPerMinute": 0 }, "Limits": { "MaxTunnelsPerIdentity": 0 } }
+            }
+            """).ConfigureAwait(false);
+        var gateway = Track(ChildProcess.StartWstunnel(name, ["server", "--urls", "https://127.0.0.1:0", "--cert", Certificate.CertFile, "--cert-key", Certificate.KeyFile, "--config", config]));
+        return (gateway, await gateway.WaitForListeningAsync().ConfigureAwait(false));
     }
 
     /// <summary>The agent reads its token from the environment, never from its command line.</summary>

@@ -22,11 +22,20 @@ internal sealed partial class ChildProcess : IDisposable
 
     /// <summary>Runs this harness in one of its host roles.</summary>
     public static ChildProcess StartRole(string name, IEnumerable<string> arguments, IDictionary<string, string>? environment = null) =>
-        Start(name, Path.Combine(AppContext.BaseDirectory, "WStunnel.Bench.dll"), arguments, environment);
+        Start(name, Path.Combine(AppContext.BaseDirectory, "WStunnel.Bench.dll"), arguments, environment, background: false);
+
+    /// <summary>
+    /// Runs a host role that stands in for other machines: with standard input for commands, and
+    /// under Linux's idle scheduling policy (<c>chrt --idle</c>, util-linux), so any process being
+    /// measured that wakes up takes a core from it at once. A low nice value is not enough: the
+    /// scheduler still lets a niced process finish its time slice, a millisecond or more.
+    /// </summary>
+    public static ChildProcess StartBackgroundRole(string name, IEnumerable<string> arguments) =>
+        Start(name, Path.Combine(AppContext.BaseDirectory, "WStunnel.Bench.dll"), arguments, environment: null, background: true);
 
     /// <summary>Runs the wstunnel tool built beside the harness.</summary>
     public static ChildProcess StartWstunnel(string name, IEnumerable<string> arguments, IDictionary<string, string>? environment = null) =>
-        Start(name, Path.Combine(AppContext.BaseDirectory, "wstunnel.dll"), arguments, environment);
+        Start(name, Path.Combine(AppContext.BaseDirectory, "wstunnel.dll"), arguments, environment, background: false);
 
     /// <summary>Waits for Kestrel's "Now listening on" line and returns the address in it.</summary>
     public async Task<Uri> WaitForListeningAsync()
@@ -57,6 +66,14 @@ internal sealed partial class ChildProcess : IDisposable
         }
 
         throw new InvalidOperationException($"{Name}: no output containing '{fragment}'. Output:\n{Output}");
+    }
+
+    /// <summary>Sends one line to a process started with input, and waits for the line that acknowledges it.</summary>
+    public async Task<string> CommandAsync(string line, string acknowledgement, TimeSpan timeout)
+    {
+        await _process.StandardInput.WriteLineAsync(line).ConfigureAwait(false);
+        await _process.StandardInput.FlushAsync().ConfigureAwait(false);
+        return await WaitForOutputAsync(acknowledgement, timeout).ConfigureAwait(false);
     }
 
     public string Output
@@ -96,12 +113,14 @@ internal sealed partial class ChildProcess : IDisposable
         return 0;
     }
 
-    private static ChildProcess Start(string name, string dll, IEnumerable<string> arguments, IDictionary<string, string>? environment)
+    private static ChildProcess Start(string name, string dll, IEnumerable<string> arguments, IDictionary<string, string>? environment, bool background)
     {
-        var start = new ProcessStartInfo("dotnet", ["exec", dll, .. arguments])
+        string[] command = ["dotnet", "exec", dll, .. arguments];
+        var start = new ProcessStartInfo(background ? "chrt" : command[0], background ? ["--idle", "0", .. command] : command[1..])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = background,
             WorkingDirectory = AppContext.BaseDirectory,
         };
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())

@@ -36,12 +36,20 @@ internal static class AgentSwarm
 
         if (churn > 0)
         {
-            Console.WriteLine("churning");
+            var control = new ChurnControl(paused: args.Contains("--paused"));
+            // Console input blocks even through ReadLineAsync: a thread of its own reads it.
+            new Thread(() => control.Listen(Console.In)) { IsBackground = true, Name = "churn control" }.Start();
+            Console.WriteLine(control.Churning ? "churning" : "churn paused");
             var random = new Random(1);
             var interval = TimeSpan.FromSeconds(1.0 / churn);
             var cycles = 0L;
             while (true)
             {
+                if (!await control.WaitToChurnAsync(cycles).ConfigureAwait(false))
+                {
+                    continue;
+                }
+
                 var next = Stopwatch.GetTimestamp();
                 var i = random.Next(count);
                 await agents[i]!.DisposeAsync().ConfigureAwait(false);
@@ -75,6 +83,46 @@ internal static class AgentSwarm
 
     private static string Argument(string[] args, string name) =>
         Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{name} is required");
+
+    /// <summary>
+    /// Lets the harness switch churn off and on through standard input ("pause N", "resume N"),
+    /// so the same agents are measured idle and churning in interleaved rounds. Each change is
+    /// acknowledged once the reconnect in progress has finished ("paused N after C reconnects").
+    /// </summary>
+    private sealed class ChurnControl(bool paused)
+    {
+        private string? _request;
+
+        public bool Churning { get; private set; } = !paused;
+
+        public void Listen(TextReader input)
+        {
+            while (input.ReadLine() is { } line)
+            {
+                Interlocked.Exchange(ref _request, line.Trim());
+            }
+        }
+
+        /// <summary>Applies a pending request; false (after a short wait) while churn is paused.</summary>
+        public async Task<bool> WaitToChurnAsync(long cycles)
+        {
+            if (Interlocked.Exchange(ref _request, null) is { } request)
+            {
+                var parts = request.Split(' ', 2);
+                Churning = parts[0] == "resume";
+                var tag = parts.Length > 1 ? parts[1] : "";
+                Console.WriteLine(FormattableString.Invariant($"{(Churning ? "resumed" : "paused")} {tag} after {cycles} reconnects"));
+            }
+
+            if (Churning)
+            {
+                return true;
+            }
+
+            await Task.Delay(20).ConfigureAwait(false);
+            return false;
+        }
+    }
 
     /// <summary>One agent of the swarm, connected.</summary>
     private sealed class RunningAgent : IAsyncDisposable
