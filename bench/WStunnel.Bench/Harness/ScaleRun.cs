@@ -16,6 +16,7 @@ internal sealed partial class ScaleRun(int agents, int churnPerSecond, TimeSpan 
 {
     private const double KiB = 1024;
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(3);
 
     public async Task<string> RunAsync()
     {
@@ -45,6 +46,11 @@ internal sealed partial class ScaleRun(int agents, int churnPerSecond, TimeSpan 
         using var there = ChildProcess.StartBackgroundRole("churning swarm, second gateway", [.. Swarm(elsewhereAddress, topology, churners, "elsewhere", churnPerSecond), "--paused"]);
         await here.WaitForOutputAsync("churn paused", TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         await there.WaitForOutputAsync("churn paused", TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+
+        // Both gateways and both swarms compile their reconnect paths before anything is measured.
+        log.WriteLine("warming up the reconnect paths");
+        await WhileChurningAsync(here, "warm-up", () => Task.Delay(WarmUp)).ConfigureAwait(false);
+        await WhileChurningAsync(there, "warm-up", () => Task.Delay(WarmUp)).ConfigureAwait(false);
         await Task.Delay(2000).ConfigureAwait(false);
 
         var amongIdle = new List<LoadResult>();
@@ -109,6 +115,13 @@ internal sealed partial class ScaleRun(int agents, int churnPerSecond, TimeSpan 
         var paused = await swarm.CommandAsync($"pause {tag}", $"paused {tag} ", CommandTimeout).ConfigureAwait(false);
         return (result, Cycles(paused) - Cycles(resumed));
     }
+
+    private static async Task WhileChurningAsync(ChildProcess swarm, string tag, Func<Task> wait) =>
+        await WhileChurningAsync(swarm, tag, async () =>
+        {
+            await wait().ConfigureAwait(false);
+            return true;
+        }).ConfigureAwait(false);
 
     private static double Median(List<LoadResult> results, Func<LoadResult, double> value)
     {
