@@ -72,7 +72,7 @@ internal sealed partial class ScaleRun(int agents, int churnPerSecond, TimeSpan 
             amongChurn.Add(churned);
             reconnects += count;
             log.WriteLine($"round {round}: probe latency while agents churn on the second gateway");
-            churnElsewhere.Add((await WhileChurningAsync(there, $"there-{round}", Probe).ConfigureAwait(false)).Result);
+            churnElsewhere.Add((await WhileChurningAsync(there, $"there-{round}", Probe).ConfigureAwait(false)).Measured);
         }
 
         // What the reconnects cost the gateway: its CPU while they happen, less what the probe's
@@ -108,7 +108,7 @@ internal sealed partial class ScaleRun(int agents, int churnPerSecond, TimeSpan 
     }
 
     /// <summary>Switches a swarm's churn on for the length of <paramref name="measure"/>; returns its result and the reconnects made meanwhile.</summary>
-    private static async Task<(T Result, long Reconnects)> WhileChurningAsync<T>(ChildProcess swarm, string tag, Func<Task<T>> measure)
+    private static async Task<(T Measured, long Reconnects)> WhileChurningAsync<T>(ChildProcess swarm, string tag, Func<Task<T>> measure)
     {
         var resumed = await swarm.CommandAsync($"resume {tag}", $"resumed {tag} ", CommandTimeout).ConfigureAwait(false);
         var result = await measure().ConfigureAwait(false);
