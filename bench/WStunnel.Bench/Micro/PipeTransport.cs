@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using WStunnel.Protocol.Transports;
 
 namespace WStunnel.Bench.Micro;
@@ -16,9 +17,12 @@ internal sealed class PipeTransport(PipeReader input, PipeWriter output) : ITunn
         return (new PipeTransport(toGateway.Reader, toAgent.Writer), new PipeTransport(toAgent.Reader, toGateway.Writer));
     }
 
+    // Pooled like the real transports' hot paths, so the benchmarks count the session's allocations, not this harness's.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAsync(ReadOnlyMemory<byte> batch, CancellationToken cancellationToken) =>
         await output.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);

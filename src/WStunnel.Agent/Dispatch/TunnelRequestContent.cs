@@ -13,21 +13,8 @@ internal sealed class TunnelRequestContent(TunnelStream stream) : HttpContent
 
     protected override async Task SerializeToStreamAsync(Stream target, TransportContext? context, CancellationToken cancellationToken)
     {
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
-        {
-            int read;
-            while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-            }
-
-            Finished = true;
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
+        await stream.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+        Finished = true;
     }
 
     protected override bool TryComputeLength(out long length)

@@ -867,7 +867,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         while (!data.IsEmpty)
         {
             int count;
-            Task? waitForCredit = null;
+            WakeSignal? waitForCredit = null;
             lock (_lock)
             {
                 if (stream.LocalEnded || _terminated)
@@ -885,13 +885,12 @@ internal sealed class TunnelSession : IAsyncDisposable
                 else
                 {
                     count = 0;
-                    stream.CreditWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    // One signal per stream for its whole life: waiting for credit allocates nothing.
+                    waitForCredit = stream.CreditSignal ??= new WakeSignal();
                     if (_sessionSendWindow <= 0 && !_sessionCreditWaiters.Contains(stream))
                     {
                         _sessionCreditWaiters.Add(stream);
                     }
-
-                    waitForCredit = stream.CreditWaiter.Task;
 
                     // Held frames must leave before waiting: the peer grants credit only for what it received.
                     Wake();
@@ -1059,11 +1058,8 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
     }
 
-    private static void WakeCreditWaiterLocked(TunnelStream stream)
-    {
-        stream.CreditWaiter?.TrySetResult();
-        stream.CreditWaiter = null;
-    }
+    // A wake-up nobody waits for yet is kept: the writer's next wait returns at once and it looks at its credit again.
+    private static void WakeCreditWaiterLocked(TunnelStream stream) => stream.CreditSignal?.Set();
 
     private void RemoveIfDone(TunnelStream stream)
     {

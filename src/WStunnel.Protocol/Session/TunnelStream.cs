@@ -65,7 +65,7 @@ internal sealed class TunnelStream
     internal bool ReaderClosed;
     internal bool Scheduled;
     internal readonly Queue<OutgoingFrame> Outgoing = new();
-    internal TaskCompletionSource? CreditWaiter;
+    internal WakeSignal? CreditSignal;
 
     /// <summary>Whether this end already sent its response head (agent side).</summary>
     public bool ResponseHeadSent { get; internal set; }
@@ -124,6 +124,37 @@ internal sealed class TunnelStream
             }
 
             reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>
+    /// Writes the inbound body to <paramref name="destination"/> straight from the stream's own buffers
+    /// (no copy in between, unlike <see cref="ReadAsync"/>) until the body ends; their credit goes back
+    /// once written. Throws <see cref="TunnelStreamException"/> when the stream was reset.
+    /// </summary>
+    public async Task CopyToAsync(Stream destination, CancellationToken cancellationToken)
+    {
+        var reader = _inbound.Reader;
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var length = (int)buffer.Length; // taken now: once advanced past, the buffer's segments go back to the pipe's pool
+            foreach (var segment in buffer)
+            {
+                await destination.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
+            }
+
+            reader.AdvanceTo(buffer.End);
+            if (length > 0)
+            {
+                _session.OnConsumed(this, length);
+            }
+
+            if (result.IsCompleted)
+            {
+                return;
+            }
         }
     }
 

@@ -10,6 +10,11 @@ public sealed class TunnelSessionTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
+    // Windows of a few frames, so that a writer soon waits for credit.
+    private static readonly SessionLimits SmallWindows = new() { MaxFramePayload = 4096, InitialStreamWindow = 16 * 1024, InitialSessionWindow = 32 * 1024 };
+
+    private static readonly RequestHead Put = new() { Method = "PUT", PathAndQuery = "/" };
+
     [Fact]
     public async Task Request_and_response_with_bodies_and_trailers_cross_the_session()
     {
@@ -38,7 +43,6 @@ public sealed class TunnelSessionTests
     [Fact]
     public async Task A_body_larger_than_every_window_streams_through_with_backpressure()
     {
-        var limits = new SessionLimits { MaxFramePayload = 4096, InitialStreamWindow = 16 * 1024, InitialSessionWindow = 32 * 1024 };
         await using var pair = await SessionPair.StartAsync(async stream =>
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -52,10 +56,10 @@ public sealed class TunnelSessionTests
             stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
             await stream.WriteAsync(hash.GetHashAndReset(), default);
             stream.Complete();
-        }, limits);
+        }, SmallWindows);
 
         var payload = RandomNumberGenerator.GetBytes(5 * 1024 * 1024 + 17);
-        var stream = await pair.Gateway.OpenStreamAsync(new RequestHead { Method = "PUT", PathAndQuery = "/" }, endStream: false, default);
+        var stream = await pair.Gateway.OpenStreamAsync(Put, endStream: false, default);
         for (var offset = 0; offset < payload.Length; offset += 100_000)
         {
             await stream.WriteAsync(payload.AsMemory(offset, Math.Min(100_000, payload.Length - offset)), default);
@@ -63,6 +67,29 @@ public sealed class TunnelSessionTests
 
         stream.Complete();
         await stream.ResponseHead.WaitAsync(Deadline);
+        Assert.Equal(SHA256.HashData(payload), await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline));
+    }
+
+    [Fact]
+    public async Task CopyToAsync_writes_a_body_larger_than_the_stream_window_and_returns_its_credit()
+    {
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            using var copy = new YieldingStream();
+            await stream.CopyToAsync(copy, default);
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
+            await stream.WriteAsync(SHA256.HashData(copy.ToArray()), default);
+            stream.Complete();
+        });
+
+        var payload = RandomNumberGenerator.GetBytes(10 * 1024 * 1024 + 5);
+        var stream = await pair.Gateway.OpenStreamAsync(Put, endStream: false, default);
+        for (var offset = 0; offset < payload.Length; offset += 65536)
+        {
+            await stream.WriteAsync(payload.AsMemory(offset, Math.Min(65536, payload.Length - offset)), default).AsTask().WaitAsync(Deadline);
+        }
+
+        stream.Complete();
         Assert.Equal(SHA256.HashData(payload), await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline));
     }
 
@@ -544,17 +571,63 @@ public sealed class TunnelSessionTests
     {
         // Without flushing, a body beyond the window would wait for credit the gateway can only
         // grant for bytes it received: both ends would wait for ever.
-        var limits = new SessionLimits { MaxFramePayload = 4096, InitialStreamWindow = 16 * 1024, InitialSessionWindow = 32 * 1024 };
         var body = RandomNumberGenerator.GetBytes(200 * 1024);
         await using var pair = await SessionPair.StartAsync(async stream =>
         {
             stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false, flush: false);
             await stream.WriteAsync(body, default, flush: false);
             stream.Complete();
-        }, limits);
+        }, SmallWindows);
 
         var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
         Assert.Equal(body, await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline));
+    }
+
+    [Fact]
+    public async Task A_writer_whose_wait_for_credit_was_cancelled_can_wait_again()
+    {
+        var startReading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            await startReading.Task;
+            var body = await SessionPair.ReadToEndAsync(stream);
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
+            await stream.WriteAsync(SHA256.HashData(body), default);
+            stream.Complete();
+        }, SmallWindows);
+
+        var payload = RandomNumberGenerator.GetBytes(256 * 1024);
+        var stream = await pair.Gateway.OpenStreamAsync(Put, endStream: false, default);
+        await stream.WriteAsync(payload.AsMemory(0, 16 * 1024), default); // the whole stream window; the agent reads nothing yet
+        using (var impatient = new CancellationTokenSource(TimeSpan.FromMilliseconds(100)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => stream.WriteAsync(payload.AsMemory(16 * 1024, 1), impatient.Token).AsTask());
+        }
+
+        startReading.SetResult();
+        await stream.WriteAsync(payload.AsMemory(16 * 1024), default).AsTask().WaitAsync(Deadline);
+        stream.Complete();
+        Assert.Equal(SHA256.HashData(payload), await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline));
+    }
+
+    [Fact]
+    public async Task A_writer_waiting_for_credit_fails_when_the_peer_resets_the_stream()
+    {
+        var reset = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            await reset.Task;
+            stream.Reset(ErrorCode.Cancel);
+        }, SmallWindows);
+
+        var stream = await pair.Gateway.OpenStreamAsync(Put, endStream: false, default);
+        await stream.WriteAsync(new byte[16 * 1024], default);
+        var waiting = stream.WriteAsync(new byte[1], default).AsTask();
+        await Task.Delay(100);
+        Assert.False(waiting.IsCompleted, "the write should wait for credit");
+
+        reset.SetResult();
+        await Assert.ThrowsAsync<TunnelStreamException>(() => waiting.WaitAsync(Deadline));
     }
 
     private static async Task WaitUntil(Func<bool> condition, string what)
@@ -564,6 +637,17 @@ public sealed class TunnelSessionTests
         {
             Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
             await Task.Delay(10);
+        }
+    }
+
+    // A destination whose writes complete later, as a socket's do: the reader holds the stream's
+    // buffers while the session delivers more into them.
+    private sealed class YieldingStream : MemoryStream
+    {
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            await base.WriteAsync(buffer, cancellationToken);
         }
     }
 }
