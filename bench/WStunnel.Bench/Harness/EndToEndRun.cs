@@ -6,7 +6,8 @@ namespace WStunnel.Bench.Harness;
 /// <summary>
 /// The end-to-end comparison: the same requests through the plain YARP hop and through the tunnel
 /// (WebSocket and long-poll), interleaved in rounds (A B C A B C …) so that drift of the machine
-/// hits every path alike. Reports medians over the rounds and the ratios the targets are set in.
+/// hits every path alike. Reports medians over the rounds, and the ratios the targets are set in as
+/// the median of the ratios round by round.
 /// </summary>
 internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes, TextWriter log)
 {
@@ -95,9 +96,18 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         list.Add(value);
     }
 
-    private double Median(string path, string scenario)
+    private double Median(string path, string scenario) => MedianOf(_values[(path, scenario)]);
+
+    /// <summary>
+    /// The median of the ratios taken round by round: each pairs two paths measured minutes apart, so
+    /// a slow spell of the machine does not set one path's median against another's good round.
+    /// </summary>
+    private double PairedRatio(string numeratorPath, string denominatorPath, string scenario) =>
+        MedianOf(_values[(numeratorPath, scenario)].Zip(_values[(denominatorPath, scenario)], static (n, d) => n / d));
+
+    private static double MedianOf(IEnumerable<double> values)
     {
-        var sorted = _values[(path, scenario)].Order().ToArray();
+        var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
@@ -108,7 +118,7 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         var lp = topology.Paths[2].Name;
         var large = largeBytes / MiB;
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"End to end, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, {rounds} interleaved rounds of {duration.TotalSeconds:0} s (medians); every process on loopback, TLS on every public hop.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"End to end, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, {rounds} interleaved rounds of {duration.TotalSeconds:0} s (medians; each ratio the median of the rounds' ratios); every process on loopback, TLS on every public hop.");
         text.AppendLine();
         text.AppendLine("| measurement | YARP hop | WStunnel WebSocket | WebSocket / hop | target | long-poll | long-poll / WebSocket | target |");
         text.AppendLine("|---|---:|---:|---:|---|---:|---:|---|");
@@ -123,7 +133,7 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         Row(text, $"{large} MiB upload (MB/s)", "up.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"WebSocket / hop in each round (the spread behind the medians): small GET p50 {Rounds(hop, ws, "small1.p50")}; 32 connections {Rounds(hop, ws, "small32.rps")}; 1 MiB {Rounds(hop, ws, "mib8.mbps")}; download {Rounds(hop, ws, "down.mbps")}; upload {Rounds(hop, ws, "up.mbps")}.");
+            $"WebSocket / hop in each round (the ratios behind the medians): small GET p50 {Rounds(hop, ws, "small1.p50")}; 32 connections {Rounds(hop, ws, "small32.rps")}; 1 MiB {Rounds(hop, ws, "mib8.mbps")}; download {Rounds(hop, ws, "down.mbps")}; upload {Rounds(hop, ws, "up.mbps")}.");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Errors (socket errors and timeouts, all runs): {_errors}. Non-2xx responses: {_non2xx}.");
         text.AppendLine();
@@ -148,8 +158,8 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         var h = Median(hop, key);
         var w = Median(ws, key);
         var l = Median(lp, key);
-        var ratio = w / h;
-        var lpRatio = higherIsBetter ? l / w : w / l;
+        var ratio = PairedRatio(ws, hop, key);
+        var lpRatio = higherIsBetter ? PairedRatio(lp, ws, key) : PairedRatio(ws, lp, key);
         var hopGoal = hopTarget is { } t ? $"{(higherIsBetter ? "≥" : "≤")} {t:0.##} {Mark(higherIsBetter ? ratio >= t : ratio <= t)}" : "";
         var lpGoal = lpTarget is { } u ? $"≥ {u:0.##} {Mark(lpRatio >= u)}" : "";
         text.AppendLine(CultureInfo.InvariantCulture,
