@@ -80,7 +80,7 @@ internal sealed class TunnelStream
     /// <summary>
     /// Sends body bytes, waiting for credit; never holds more than the peer's window. With
     /// <paramref name="flush"/> false the bytes may wait, as for <see cref="SendResponseHead"/>; they
-    /// never wait for credit unsent.
+    /// never wait for credit unsent. One write at a time, as on any <see cref="Stream"/>.
     /// </summary>
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken, bool flush = true) =>
         _session.WriteDataAsync(this, data, flush, cancellationToken);

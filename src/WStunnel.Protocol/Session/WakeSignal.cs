@@ -4,9 +4,10 @@ namespace WStunnel.Protocol.Session;
 
 /// <summary>
 /// Wakes a session's write loop, or a stream's writer waiting for credit: any number of wakers,
-/// one waiter at a time, and wake-ups that arrive while the waiter is busy fold into one. A channel did this before at the cost of a queue,
-/// its reader and writer and two waiter objects in every session (≈ 0.9 KiB per idle tunnel) and a
-/// lock per wake-up; this is one state word and one reusable completion.
+/// one waiter at a time, and wake-ups that arrive while the waiter is busy fold into one. A channel
+/// did this before at the cost of a queue, its reader and writer and two waiter objects in every
+/// session (≈ 0.9 KiB per idle tunnel) and a lock per wake-up; this is one state word and one
+/// reusable completion.
 /// </summary>
 internal sealed class WakeSignal : IValueTaskSource, IThreadPoolWorkItem
 {
