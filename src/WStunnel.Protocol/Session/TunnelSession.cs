@@ -544,7 +544,20 @@ internal sealed class TunnelSession : IAsyncDisposable
             return;
         }
 
-        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.handler(state.stream), (handler, stream), preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static state => state.session.Serve(state.handler, state.stream), (session: this, handler, stream), preferLocal: false);
+    }
+
+    /// <summary>Starts a handler on its stream; one that throws before its first wait resets the stream, not the process.</summary>
+    private void Serve(Func<TunnelStream, Task> handler, TunnelStream stream)
+    {
+        try
+        {
+            _ = handler(stream);
+        }
+        catch (Exception)
+        {
+            ResetStream(stream, ErrorCode.InternalError, sendFrame: true);
+        }
     }
 
     /// <summary>Resets a stream the peer opened but this end will not serve; its later frames are discarded.</summary>

@@ -166,6 +166,28 @@ public sealed class TunnelSessionTests
     }
 
     [Fact]
+    public async Task A_handler_that_throws_before_its_first_wait_resets_its_stream_and_the_session_serves_on()
+    {
+        await using var pair = await SessionPair.StartAsync(stream =>
+        {
+            if (stream.RequestHead!.PathAndQuery == "/throws")
+            {
+                throw new InvalidOperationException("a handler's bug");
+            }
+
+            stream.SendResponseHead(new ResponseHead { StatusCode = 204 }, endStream: true);
+            return Task.CompletedTask;
+        });
+
+        var failing = await pair.Gateway.OpenStreamAsync(SessionPair.Get("/throws"), endStream: true, default);
+        var error = await Assert.ThrowsAsync<TunnelStreamException>(() => failing.ResponseHead.WaitAsync(Deadline));
+        Assert.Equal(ErrorCode.InternalError, error.Code);
+
+        var next = await pair.Gateway.OpenStreamAsync(SessionPair.Get("/fine"), endStream: true, default);
+        Assert.Equal(204, (await next.ResponseHead.WaitAsync(Deadline)).StatusCode);
+    }
+
+    [Fact]
     public async Task A_request_waiting_for_a_free_stream_fails_cleanly_when_the_session_ends()
     {
         await using var pair = await SessionPair.StartAsync(_ => Task.CompletedTask, new SessionLimits { MaxConcurrentStreams = 1 });
