@@ -554,8 +554,10 @@ internal sealed class TunnelSession : IAsyncDisposable
         {
             _ = handler(stream);
         }
-        catch (Exception)
+        catch (Exception ex)
         {
+            // The type only: a message may quote the request's headers.
+            _options.OnStreamRejected?.Invoke(stream.Id, $"its handler failed ({ex.GetType().Name})");
             ResetStream(stream, ErrorCode.InternalError, sendFrame: true);
         }
     }

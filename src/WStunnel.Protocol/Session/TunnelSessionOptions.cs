@@ -30,8 +30,9 @@ internal sealed record TunnelSessionOptions
 
     /// <summary>
     /// Told the stream id and the reason when the peer opened a stream with a request head this end
-    /// cannot accept (malformed, or a form the agent never forwards). That stream was reset; the
-    /// session goes on. The reason never contains header values.
+    /// cannot accept (malformed, or a form the agent never forwards), or whose handler threw before
+    /// its first wait. That stream was reset; the session goes on. The reason never contains header
+    /// values (of a handler's exception, only its type).
     /// </summary>
     public Action<uint, string>? OnStreamRejected { get; init; }
 }

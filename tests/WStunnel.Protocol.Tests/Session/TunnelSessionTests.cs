@@ -168,20 +168,22 @@ public sealed class TunnelSessionTests
     [Fact]
     public async Task A_handler_that_throws_before_its_first_wait_resets_its_stream_and_the_session_serves_on()
     {
+        var reported = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var pair = await SessionPair.StartAsync(stream =>
         {
             if (stream.RequestHead!.PathAndQuery == "/throws")
             {
-                throw new InvalidOperationException("a handler's bug");
+                throw new InvalidOperationException("a handler's bug, quoting secret-header-value");
             }
 
             stream.SendResponseHead(new ResponseHead { StatusCode = 204 }, endStream: true);
             return Task.CompletedTask;
-        });
+        }, agentOptions: new TunnelSessionOptions { OnStreamRejected = (_, reason) => reported.TrySetResult(reason) });
 
         var failing = await pair.Gateway.OpenStreamAsync(SessionPair.Get("/throws"), endStream: true, default);
         var error = await Assert.ThrowsAsync<TunnelStreamException>(() => failing.ResponseHead.WaitAsync(Deadline));
         Assert.Equal(ErrorCode.InternalError, error.Code);
+        Assert.Equal("its handler failed (InvalidOperationException)", await reported.Task.WaitAsync(Deadline));
 
         var next = await pair.Gateway.OpenStreamAsync(SessionPair.Get("/fine"), endStream: true, default);
         Assert.Equal(204, (await next.ResponseHead.WaitAsync(Deadline)).StatusCode);
