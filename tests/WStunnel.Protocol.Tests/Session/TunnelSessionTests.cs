@@ -187,6 +187,7 @@ public sealed class TunnelSessionTests
 
         var next = await pair.Gateway.OpenStreamAsync(SessionPair.Get("/fine"), endStream: true, default);
         Assert.Equal(204, (await next.ResponseHead.WaitAsync(Deadline)).StatusCode);
+        await WaitUntil(() => pair.Gateway.ActiveStreams == 0 && pair.Agent.ActiveStreams == 0, "both ends to free both streams");
     }
 
     [Fact]
