@@ -197,6 +197,7 @@ internal sealed class TunnelAgent : IDisposable
                 ResumeWindow = _options.ResumeWindow,
                 MaxReplayBytes = _options.MaxReplayBytes,
                 TimeProvider = _time,
+                Features = SessionFeatures.Upgrades,
                 OnStreamRejected = (id, reason) => AgentLog.RequestRefused(_logger, $"stream {id}: {reason}"),
             };
             var resume = _detached is { IsDetached: true } detached ? detached : null;

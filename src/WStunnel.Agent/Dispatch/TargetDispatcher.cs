@@ -110,7 +110,15 @@ internal sealed class TargetDispatcher : IDisposable
             return "refused";
         }
 
-        using var request = BuildRequest(stream, head, origin);
+        var upgrade = HttpUpgrade.Of(head.Headers);
+        if (upgrade is not null && (!HttpUpgrade.IsProtocol(upgrade) || !head.Method.Equals("GET", StringComparison.OrdinalIgnoreCase) || !stream.RequestHasBody))
+        {
+            AgentLog.RequestRefused(_logger, $"stream {stream.Id}: an upgrade must be a GET naming one protocol, with its request half open");
+            stream.Reset(ErrorCode.ProtocolError);
+            return "refused";
+        }
+
+        using var request = BuildRequest(stream, head, origin, upgrade);
 
         // One source for both ends of the wait: the stream's reset, and the target's time to answer.
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(stream.Aborted);
@@ -141,6 +149,19 @@ internal sealed class TargetDispatcher : IDisposable
 
         using (response)
         {
+            if (response.StatusCode == HttpStatusCode.SwitchingProtocols)
+            {
+                if (upgrade is null)
+                {
+                    AgentLog.TargetFailed(_logger, _target, head.Method, "it switched protocols for a request that asked for no upgrade");
+                    Answer(stream, HttpStatusCode.BadGateway, "The tunnel agent's target switched protocols unasked.\n");
+                    return "target_failed";
+                }
+
+                await RelayUpgradedAsync(stream, upgrade, response).ConfigureAwait(false);
+                return "upgraded";
+            }
+
             await RelayResponseAsync(stream, head, response).ConfigureAwait(false);
         }
 
@@ -166,20 +187,25 @@ internal sealed class TargetDispatcher : IDisposable
         return origin == _origin || _allowedOrigins.Contains(origin);
     }
 
-    private HttpRequestMessage BuildRequest(TunnelStream stream, RequestHead head, string origin)
+    private HttpRequestMessage BuildRequest(TunnelStream stream, RequestHead head, string origin, string? upgrade)
     {
+        // Upgrades exist only in HTTP/1.1; the bytes after the head are the upgraded connection's, not a body.
         var request = new HttpRequestMessage(HttpMethod.Parse(head.Method), new Uri(origin + head.PathAndQuery))
         {
-            Version = _version,
-            VersionPolicy = _versionPolicy,
+            Version = upgrade is null ? _version : HttpVersion.Version11,
+            VersionPolicy = upgrade is null ? _versionPolicy : HttpVersionPolicy.RequestVersionExact,
         };
 
-        if (stream.RequestHasBody)
+        if (stream.RequestHasBody && upgrade is null)
         {
             request.Content = new TunnelRequestContent(stream);
         }
 
         TunnelHeaders.CopyTo(head.Headers, request.Headers, request, static r => (r.Content ??= new ByteArrayContent([])).Headers);
+        if (upgrade is not null)
+        {
+            HttpUpgrade.Apply(request.Headers, upgrade);
+        }
 
         if (head.Authority.Length > 0)
         {
@@ -238,6 +264,67 @@ internal sealed class TargetDispatcher : IDisposable
                 AgentLog.TargetFailed(_logger, _target, head.Method, $"response body failed: {ex.Message}");
                 stream.Reset(ErrorCode.InternalError);
             }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// The target switched protocols: its connection is now a two-way byte stream, joined to the
+    /// tunnel stream until the target closes it or the gateway's side ends or resets the stream.
+    /// </summary>
+    private async Task RelayUpgradedAsync(TunnelStream stream, string requested, HttpResponseMessage response)
+    {
+        var headers = TunnelHeaders.Collect(response.Headers, response.Content.Headers, spare: 1);
+        headers.Add(new(HttpUpgrade.HeaderName, HttpUpgrade.Requested(response.Headers) ?? requested));
+        stream.SendResponseHead(new ResponseHead { StatusCode = (int)HttpStatusCode.SwitchingProtocols, Headers = headers }, endStream: false);
+        try
+        {
+            await using var connection = await response.Content.ReadAsStreamAsync(stream.Aborted).ConfigureAwait(false);
+            var fromTarget = CopyFromTargetAsync(connection, stream);
+            var toTarget = stream.CopyToAsync(connection, stream.Aborted);
+
+            // The target closing its side ends the stream's response half; the gateway then ends the
+            // request half once its client is done with the connection. A failure either way resets
+            // the stream, which ends the other direction too.
+            if (await Task.WhenAny(fromTarget, toTarget).ConfigureAwait(false) is { IsCompletedSuccessfully: false } failed
+                && !stream.Aborted.IsCancellationRequested)
+            {
+                AgentLog.TargetFailed(_logger, _target, "GET", $"upgraded connection failed: {failed.Exception?.GetBaseException().Message ?? "canceled"}");
+                stream.Reset(ErrorCode.Cancel);
+            }
+
+            await Task.WhenAll(fromTarget, toTarget).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or TunnelStreamException)
+        {
+            if (!stream.Aborted.IsCancellationRequested)
+            {
+                AgentLog.TargetFailed(_logger, _target, "GET", $"upgraded connection failed: {ex.Message}");
+            }
+
+            stream.Reset(ErrorCode.Cancel);
+        }
+        finally
+        {
+            stream.CloseRead();
+        }
+    }
+
+    private static async Task CopyFromTargetAsync(Stream connection, TunnelStream stream)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int read;
+            while ((read = await connection.ReadAsync(buffer, stream.Aborted).ConfigureAwait(false)) > 0)
+            {
+                await stream.WriteAsync(buffer.AsMemory(0, read), stream.Aborted).ConfigureAwait(false);
+            }
+
+            stream.Complete();
         }
         finally
         {

@@ -10,10 +10,14 @@ internal readonly record struct HelloMessage(
     ushort MaxVersion,
     SessionLimits Limits,
     Guid SessionId,
-    ulong LastReceivedSequence)
+    ulong LastReceivedSequence,
+    SessionFeatures Features = SessionFeatures.None)
 {
-    /// <summary>Fixed part; later versions may append fields, which older readers skip.</summary>
-    public const int Size = 2 + 2 + (5 * 4) + 16 + 8;
+    /// <summary>The first version's fields; later fields are appended, and older readers skip them.</summary>
+    public const int BaseSize = 2 + 2 + (5 * 4) + 16 + 8;
+
+    /// <summary>What this version writes: the base fields, then the features.</summary>
+    public const int Size = BaseSize + 4;
 
     public void Write(Span<byte> destination)
     {
@@ -29,6 +33,7 @@ internal readonly record struct HelloMessage(
         SessionId.TryWriteBytes(id, bigEndian: true, out _);
         writer.WriteBytes(id);
         writer.WriteUInt64(LastReceivedSequence);
+        writer.WriteUInt32((uint)Features);
     }
 
     public static HelloMessage Read(ReadOnlySpan<byte> payload)
@@ -51,7 +56,10 @@ internal readonly record struct HelloMessage(
         };
         var sessionId = new Guid(reader.ReadBytes(16), bigEndian: true);
         var lastReceived = reader.ReadUInt64();
-        return new HelloMessage(min, max, limits, sessionId, lastReceived);
+
+        // A hello of the first version ends here: that peer announces no features.
+        var features = reader.Remaining >= 4 ? (SessionFeatures)reader.ReadUInt32() : SessionFeatures.None;
+        return new HelloMessage(min, max, limits, sessionId, lastReceived, features);
     }
 
     private static int ReadLimit(ref PayloadReader reader, string name, int min, int max)

@@ -82,6 +82,9 @@ internal sealed class TunnelSession : IAsyncDisposable
     /// <summary>The id the gateway issued for this session.</summary>
     public Guid SessionId { get; private set; }
 
+    /// <summary>What the peer announced in its hello; a resumed session keeps its first peer's (the same process).</summary>
+    public SessionFeatures PeerFeatures { get; private set; }
+
     /// <summary>The transport's name, e.g. <c>websocket</c>.</summary>
     public string TransportName => _transport.Name;
 
@@ -283,6 +286,7 @@ internal sealed class TunnelSession : IAsyncDisposable
     private void SetUp(HelloMessage peer, Guid sessionId)
     {
         _remote = peer.Limits;
+        PeerFeatures = peer.Features;
         _sessionSendWindow = peer.Limits.InitialSessionWindow;
         SessionId = sessionId;
         if (_role == SessionRole.Gateway)
@@ -295,7 +299,7 @@ internal sealed class TunnelSession : IAsyncDisposable
     {
         var frame = new byte[FrameHeader.Size + HelloMessage.Size];
         new FrameHeader(FrameType.Hello, FrameFlags.None, 0, HelloMessage.Size).Write(frame);
-        new HelloMessage(ProtocolVersion, ProtocolVersion, _local, sessionId, lastReceived).Write(frame.AsSpan(FrameHeader.Size));
+        new HelloMessage(ProtocolVersion, ProtocolVersion, _local, sessionId, lastReceived, _options.Features).Write(frame.AsSpan(FrameHeader.Size));
         await _transport.SendAsync(frame, cancellationToken).ConfigureAwait(false);
     }
 

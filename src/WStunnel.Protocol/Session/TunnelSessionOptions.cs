@@ -28,6 +28,9 @@ internal sealed record TunnelSessionOptions
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>What this end's application handles beyond the base protocol, announced to the peer.</summary>
+    public SessionFeatures Features { get; init; }
+
     /// <summary>
     /// Told the stream id and the reason when the peer opened a stream with a request head this end
     /// cannot accept (malformed, or a form the agent never forwards), or whose handler threw before

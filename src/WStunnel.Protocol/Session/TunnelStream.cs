@@ -91,6 +91,20 @@ internal sealed class TunnelStream
     /// <summary>Ends this end's half of the stream, with trailers when there are any.</summary>
     public void Complete(List<KeyValuePair<string, string>>? trailers = null) => _session.CompleteStream(this, trailers);
 
+    /// <summary>Ends this end's half like <see cref="Complete"/>, unless it can no longer be written (reset meanwhile); returns whether it ended it.</summary>
+    public bool TryComplete()
+    {
+        try
+        {
+            Complete();
+            return true;
+        }
+        catch (TunnelStreamException)
+        {
+            return false; // whoever reads the stream learns of the reset
+        }
+    }
+
     /// <summary>Abandons the stream in both directions.</summary>
     public void Reset(ErrorCode code = ErrorCode.Cancel) => _session.ResetStream(this, code, sendFrame: true);
 

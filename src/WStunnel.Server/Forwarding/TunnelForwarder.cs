@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Net;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WStunnel.Protocol.Frames;
+using WStunnel.Protocol.Http;
 using WStunnel.Protocol.Session;
 using WStunnel.Server.Diagnostics;
 using WStunnel.Server.Registry;
@@ -143,6 +145,9 @@ internal sealed class TunnelForwarder(
             return PlainText(request, HttpStatusCode.BadRequest, ex.Message + "\n");
         }
 
+        // A WebSocket (or other HTTP/1.1 upgrade) comes from YARP as a GET without content.
+        var upgrade = request.Content is null ? HttpUpgrade.Requested(request.Headers) : null;
+
         var session = tunnel.Session;
         TunnelWaitQueue.Place? place = null;
         if (session is not { IsAvailable: true } || tunnel.Queue.HasLine)
@@ -200,10 +205,18 @@ internal sealed class TunnelForwarder(
             }
         }
 
+        // An agent that does not announce upgrades gets the plain request, as any server may ignore
+        // Upgrade (RFC 9110 §7.8). One that does keeps the request half open for the upgraded bytes.
+        var upgrading = upgrade is not null && session.PeerFeatures.HasFlag(SessionFeatures.Upgrades);
+        if (upgrading)
+        {
+            head.Headers.Add(new(HttpUpgrade.HeaderName, upgrade!));
+        }
+
         TunnelStream stream;
         try
         {
-            stream = await session.OpenStreamAsync(head, endStream: request.Content is null, cancellationToken).ConfigureAwait(false);
+            stream = await session.OpenStreamAsync(head, endStream: request.Content is null && !upgrading, cancellationToken).ConfigureAwait(false);
         }
         catch (HeadersTooLargeException ex)
         {
@@ -252,6 +265,25 @@ internal sealed class TunnelForwarder(
         {
             stream.CloseRead();
             throw new HttpRequestException($"The tunnel '{tunnel.DisplayName}' failed before the response arrived: {ex.Message}", ex, HttpStatusCode.BadGateway);
+        }
+
+        if (responseHead.StatusCode == StatusCodes.Status101SwitchingProtocols)
+        {
+            if (!upgrading)
+            {
+                stream.Reset(ErrorCode.ProtocolError);
+                stream.CloseRead();
+                throw new HttpRequestException($"The tunnel '{tunnel.DisplayName}' switched protocols for a request that asked for no upgrade.", null, HttpStatusCode.BadGateway);
+            }
+
+            // As YARP does, the request timeout ends with the upgrade: the connection lives as long as both ends talk.
+            deadline?.Dispose();
+            return TunnelResponseBuilder.BuildUpgraded(request, responseHead, upgrade!, stream, tunnel, metrics);
+        }
+
+        if (upgrading)
+        {
+            stream.TryComplete(); // the request half was held open for upgraded bytes that will not come
         }
 
         return TunnelResponseBuilder.Build(request, responseHead, stream, tunnel, metrics, deadline);

@@ -12,14 +12,30 @@ internal static class TunnelResponseBuilder
 {
     // lifetime (e.g. the request's deadline) is disposed with the response body.
     public static HttpResponseMessage Build(
-        HttpRequestMessage request, ResponseHead head, TunnelStream stream, TunnelEntry tunnel, GatewayMetrics metrics, IDisposable? lifetime = null)
+        HttpRequestMessage request, ResponseHead head, TunnelStream stream, TunnelEntry tunnel, GatewayMetrics metrics, IDisposable? lifetime = null) =>
+        Create(request, head, stream, tunnel, metrics, lifetime, upgraded: false);
+
+    /// <summary>
+    /// A 101 answer to an upgrade: YARP restores <c>Connection</c> and <c>Upgrade</c> from it, then
+    /// copies the client's bytes into its content's stream and the agent's out of it.
+    /// </summary>
+    public static HttpResponseMessage BuildUpgraded(
+        HttpRequestMessage request, ResponseHead head, string requested, TunnelStream stream, TunnelEntry tunnel, GatewayMetrics metrics)
+    {
+        var response = Create(request, head, stream, tunnel, metrics, lifetime: null, upgraded: true);
+        HttpUpgrade.Apply(response.Headers, HttpUpgrade.Of(head.Headers) ?? requested);
+        return response;
+    }
+
+    private static HttpResponseMessage Create(
+        HttpRequestMessage request, ResponseHead head, TunnelStream stream, TunnelEntry tunnel, GatewayMetrics metrics, IDisposable? lifetime, bool upgraded)
     {
         var response = new HttpResponseMessage((HttpStatusCode)head.StatusCode)
         {
             RequestMessage = request,
             Version = HttpVersion.Version11,
         };
-        var content = new TunnelResponseContent(stream, response, tunnel, metrics, lifetime);
+        var content = new TunnelResponseContent(stream, response, tunnel, metrics, lifetime, upgraded);
         response.Content = content;
 
         TunnelHeaders.CopyTo(head.Headers, response.Headers, content, static c => c.Headers);

@@ -6,11 +6,16 @@ using WStunnel.Server.Registry;
 
 namespace WStunnel.Server.Forwarding;
 
-/// <summary>A response body read from a tunnel stream as it arrives; trailers land in the response once the body ends.</summary>
-internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMessage response, TunnelEntry tunnel, GatewayMetrics metrics, IDisposable? lifetime)
+/// <summary>
+/// A response body read from a tunnel stream as it arrives; trailers land in the response once the
+/// body ends. After an upgrade (<paramref name="upgraded"/>) its stream is two-way: what YARP writes
+/// into it is the client's side of the upgraded connection, sent on the stream's request half.
+/// </summary>
+internal sealed class TunnelResponseContent(
+    TunnelStream stream, HttpResponseMessage response, TunnelEntry tunnel, GatewayMetrics metrics, IDisposable? lifetime, bool upgraded)
     : HttpContent
 {
-    private TunnelReadStream? _readStream;
+    private TunnelResponseStream? _readStream;
 
     protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult<Stream>(GetReadStream());
 
@@ -42,9 +47,11 @@ internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMes
         base.Dispose(disposing);
     }
 
-    private TunnelReadStream GetReadStream() => _readStream ??= new TunnelReadStream(stream, response, tunnel, metrics);
+    private TunnelResponseStream GetReadStream() =>
+        _readStream ??= new TunnelResponseStream(stream, response, tunnel, metrics, upgraded ? new TunnelWriteStream(stream, tunnel, metrics) : null);
 
-    private sealed class TunnelReadStream(TunnelStream stream, HttpResponseMessage response, TunnelEntry tunnel, GatewayMetrics metrics) : Stream
+    private sealed class TunnelResponseStream(TunnelStream stream, HttpResponseMessage response, TunnelEntry tunnel, GatewayMetrics metrics, TunnelWriteStream? upgradedWrites)
+        : Stream
     {
         private bool _ended;
         private bool _disposed;
@@ -53,7 +60,7 @@ internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMes
 
         public override bool CanSeek => false;
 
-        public override bool CanWrite => false;
+        public override bool CanWrite => upgradedWrites is not null;
 
         public override long Length => throw new NotSupportedException();
 
@@ -103,7 +110,19 @@ internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMes
 
         public override void SetLength(long value) => throw new NotSupportedException();
 
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return upgradedWrites?.WriteAsync(buffer, cancellationToken) ?? throw new NotSupportedException();
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Write(byte[] buffer, int offset, int count) =>
+            WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         protected override void Dispose(bool disposing)
         {
@@ -115,6 +134,11 @@ internal sealed class TunnelResponseContent(TunnelStream stream, HttpResponseMes
                 if (!_ended)
                 {
                     stream.Reset();
+                }
+                else if (upgradedWrites is not null)
+                {
+                    // The target closed its side and YARP is done with the client's: the connection ends.
+                    stream.TryComplete();
                 }
 
                 stream.CloseRead();

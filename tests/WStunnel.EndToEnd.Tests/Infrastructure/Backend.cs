@@ -34,6 +34,9 @@ internal sealed class Backend : IAsyncDisposable
 
     public int Hits;
 
+    /// <summary>The request target each <c>/ws/echo/{id}</c> WebSocket arrived with, by id.</summary>
+    public ConcurrentDictionary<string, string> WebSocketTargets { get; } = new();
+
     /// <summary>How often each <c>/count/{id}</c> was served: exactly-once checks.</summary>
     public ConcurrentDictionary<string, int> Counts { get; } = new();
 
@@ -65,6 +68,48 @@ internal sealed class Backend : IAsyncDisposable
         {
             Interlocked.Increment(ref Hits);
             await next(context);
+        });
+        app.UseWebSockets();
+
+        app.Map("/ws/echo/{id}", async (HttpContext context, string id) =>
+        {
+            // Echoes every message, frame by frame, until the client closes; notes a client that vanished.
+            if (!context.WebSockets.IsWebSocketRequest)
+            {
+                context.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
+                await context.Response.WriteAsync("this endpoint speaks WebSocket only");
+                return;
+            }
+
+            WebSocketTargets[id] = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            var buffer = new byte[16 * 1024];
+            try
+            {
+                while (true)
+                {
+                    var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
+                    if (received.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+                    {
+                        await socket.CloseOutputAsync(received.CloseStatus!.Value, received.CloseStatusDescription, context.RequestAborted);
+                        return;
+                    }
+
+                    await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
+                }
+            }
+            catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or OperationCanceledException or IOException)
+            {
+                Aborted.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            }
+        });
+
+        app.Map("/ws/goodbye", async (HttpContext context) =>
+        {
+            // Speaks first, then closes the connection itself.
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            await socket.SendAsync("goodbye"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, endOfMessage: true, context.RequestAborted);
+            await socket.CloseAsync((System.Net.WebSockets.WebSocketCloseStatus)4001, "done here", context.RequestAborted);
         });
 
         app.Map("/echo/{**rest}", async (HttpContext context) =>

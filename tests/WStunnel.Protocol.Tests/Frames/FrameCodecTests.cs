@@ -71,11 +71,11 @@ public sealed class FrameCodecTests
     [Fact]
     public void Hello_and_go_away_round_trip()
     {
-        Gen.Select(Gen.UShort[1, 100], Gen.Int[SessionLimits.MinFramePayload, SessionLimits.MaxFramePayloadCeiling], Gen.Int[1, int.MaxValue], Gen.Guid, Gen.ULong)
-            .Sample((min, frame, window, id, seq) =>
+        Gen.Select(Gen.UShort[1, 100], Gen.Int[SessionLimits.MinFramePayload, SessionLimits.MaxFramePayloadCeiling], Gen.Int[1, int.MaxValue], Gen.Guid, Gen.ULong, Gen.UInt)
+            .Sample((min, frame, window, id, seq, features) =>
             {
                 var limits = new SessionLimits { MaxFramePayload = frame, InitialStreamWindow = window, InitialSessionWindow = window, MaxConcurrentStreams = 7, MaxHeaderBytes = 1024 };
-                var hello = new HelloMessage(min, (ushort)(min + 1), limits, id, seq);
+                var hello = new HelloMessage(min, (ushort)(min + 1), limits, id, seq, (SessionFeatures)features);
                 var buffer = new byte[HelloMessage.Size];
                 hello.Write(buffer);
                 Assert.Equal(hello, HelloMessage.Read(buffer));
@@ -91,6 +91,17 @@ public sealed class FrameCodecTests
             Assert.Equal(code, decoded.Code);
             Assert.StartsWith(decoded.Reason, reason, StringComparison.Ordinal);
         });
+    }
+
+    [Fact]
+    public void A_hello_of_the_first_version_announces_no_features_and_a_later_ones_extra_fields_are_skipped()
+    {
+        var hello = new HelloMessage(1, 1, SessionLimits.Default, Guid.NewGuid(), 42, SessionFeatures.Upgrades);
+        var buffer = new byte[HelloMessage.Size + 8]; // as a later version might send: more fields after ours
+        hello.Write(buffer);
+
+        Assert.Equal(hello, HelloMessage.Read(buffer));
+        Assert.Equal(hello with { Features = SessionFeatures.None }, HelloMessage.Read(buffer.AsSpan(0, HelloMessage.BaseSize)));
     }
 
     [Fact]

@@ -369,6 +369,31 @@ public sealed class TunnelSessionTests
     }
 
     [Fact]
+    public async Task Each_end_learns_the_features_the_other_announced()
+    {
+        await using var pair = await SessionPair.StartAsync(_ => Task.CompletedTask,
+            gatewayOptions: new TunnelSessionOptions(), agentOptions: new TunnelSessionOptions { Features = SessionFeatures.Upgrades });
+
+        Assert.Equal(SessionFeatures.Upgrades, pair.Gateway.PeerFeatures);
+        Assert.Equal(SessionFeatures.None, pair.Agent.PeerFeatures);
+    }
+
+    [Fact]
+    public async Task An_agent_of_the_first_version_whose_hello_has_no_features_is_taken_as_announcing_none()
+    {
+        var (gatewayTransport, _) = InMemoryTransport.CreatePair();
+        var hello = new byte[FrameHeader.Size + HelloMessage.BaseSize];
+        new FrameHeader(FrameType.Hello, FrameFlags.None, 0, HelloMessage.BaseSize).Write(hello);
+        var full = new byte[HelloMessage.Size];
+        new HelloMessage(1, 1, SessionLimits.Default, Guid.Empty, 0, SessionFeatures.Upgrades).Write(full);
+        full.AsSpan(0, HelloMessage.BaseSize).CopyTo(hello.AsSpan(FrameHeader.Size));
+        gatewayTransport.InjectFromPeer(hello);
+
+        await using var gateway = await TunnelSession.StartAsync(gatewayTransport, new TunnelSessionOptions(), SessionRole.Gateway, null, default);
+        Assert.Equal(SessionFeatures.None, gateway.PeerFeatures);
+    }
+
+    [Fact]
     public async Task A_peer_without_a_common_version_is_refused_at_the_handshake()
     {
         var (gatewayTransport, _) = InMemoryTransport.CreatePair();

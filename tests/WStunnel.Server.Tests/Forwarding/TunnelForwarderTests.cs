@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using WStunnel.Protocol.Frames;
+using WStunnel.Protocol.Http;
 using WStunnel.Protocol.Session;
 using WStunnel.Server.Forwarding;
 using WStunnel.Server.Tests.Diagnostics;
@@ -206,6 +207,100 @@ public sealed class TunnelForwarderTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, (await response.WaitAsync(Patience)).StatusCode);
     }
 
+    [Fact]
+    public async Task An_upgrade_keeps_the_request_half_open_and_a_101_gives_YARP_a_two_way_stream()
+    {
+        var agentSaw = new TaskCompletionSource<(string? Upgrade, bool RequestHalfOpen)>();
+        var forwarder = await GatewayWithAgentAsync(async stream =>
+        {
+            agentSaw.SetResult((HttpUpgrade.Of(stream.RequestHead!.Headers), stream.RequestHasBody));
+            stream.SendResponseHead(new ResponseHead { StatusCode = 101, Headers = [new("Upgrade", "websocket"), new("Sec-WebSocket-Accept", "abc")] }, endStream: false);
+            var buffer = new byte[64];
+            int read;
+            while ((read = await stream.ReadAsync(buffer, default)) > 0)
+            {
+                await stream.WriteAsync(buffer.AsMemory(0, read), default); // an echoing target
+            }
+
+            stream.Complete();
+        }, SessionFeatures.Upgrades);
+
+        using var response = await forwarder.SendAsync(Upgrade(), CancellationToken.None).WaitAsync(Patience);
+
+        Assert.Equal(("websocket", true), await agentSaw.Task.WaitAsync(Patience));
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, response.StatusCode);
+        Assert.Equal("websocket", HttpUpgrade.Requested(response.Headers)); // YARP restores Connection and Upgrade from these
+        Assert.Equal("abc", Assert.Single(response.Headers.GetValues("Sec-WebSocket-Accept")));
+        var connection = await response.Content.ReadAsStreamAsync();
+        Assert.True(connection.CanWrite);
+        await connection.WriteAsync("ping"u8.ToArray());
+        var echoed = new byte[4];
+        await connection.ReadExactlyAsync(echoed).AsTask().WaitAsync(Patience);
+        Assert.Equal("ping", System.Text.Encoding.ASCII.GetString(echoed));
+
+        // The client is done: the request half ends, the echoing agent ends its half, the stream is freed.
+        await connection.DisposeAsync();
+        await Eventually(() => _registry!.FindByName("build")!.Session!.ActiveStreams == 0);
+        Assert.Equal(1, _recorded!.Total("wstunnel.gateway.requests", "wstunnel.outcome=forwarded"));
+    }
+
+    [Fact]
+    public async Task An_upgrade_the_agent_does_not_announce_goes_as_a_plain_request_the_server_may_answer()
+    {
+        var agentSaw = new TaskCompletionSource<(string? Upgrade, bool RequestHalfOpen)>();
+        var forwarder = await GatewayWithAgentAsync(stream =>
+        {
+            agentSaw.SetResult((HttpUpgrade.Of(stream.RequestHead!.Headers), stream.RequestHasBody));
+            stream.SendResponseHead(new ResponseHead { StatusCode = 426 }, endStream: true);
+            return Task.CompletedTask;
+        });
+
+        using var response = await forwarder.SendAsync(Upgrade(), CancellationToken.None).WaitAsync(Patience);
+
+        Assert.Equal(((string?)null, false), await agentSaw.Task.WaitAsync(Patience));
+        Assert.Equal(HttpStatusCode.UpgradeRequired, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task An_upgrade_answered_without_101_ends_the_request_half_so_the_stream_is_freed()
+    {
+        var requestHalfEnded = new TaskCompletionSource<int>();
+        var forwarder = await GatewayWithAgentAsync(async stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = 403 }, endStream: true);
+            requestHalfEnded.SetResult(await stream.ReadAsync(new byte[16], default));
+        }, SessionFeatures.Upgrades);
+
+        using var response = await forwarder.SendAsync(Upgrade(), CancellationToken.None).WaitAsync(Patience);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(0, await requestHalfEnded.Task.WaitAsync(Patience));
+        await Eventually(() => _registry!.FindByName("build")!.Session!.ActiveStreams == 0);
+    }
+
+    [Fact]
+    public async Task A_101_for_a_request_that_asked_for_no_upgrade_fails_it_as_a_bad_gateway()
+    {
+        var forwarder = await GatewayWithAgentAsync(stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = 101, Headers = [new("Upgrade", "websocket")] }, endStream: false);
+            return Task.CompletedTask;
+        }, SessionFeatures.Upgrades);
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => forwarder.SendAsync(Get(), CancellationToken.None).WaitAsync(Patience));
+        Assert.Equal(HttpStatusCode.BadGateway, error.StatusCode);
+        await Eventually(() => _registry!.FindByName("build")!.Session!.ActiveStreams == 0);
+    }
+
+    private static HttpRequestMessage Upgrade()
+    {
+        var request = Get();
+        request.Headers.TryAddWithoutValidation("Connection", "Upgrade");
+        request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+        return request;
+    }
+
     private static readonly AgentIdentity LocalAgent = new("address:127.0.0.1", IPAddress.Loopback, null);
 
     private async Task<(TunnelForwarder Forwarder, TunnelRegistry Registry, TunnelEntry Tunnel)> GatewayWithAgentThatLeftAsync()
@@ -219,11 +314,11 @@ public sealed class TunnelForwarderTests : IDisposable
         return (Forwarder(registry), registry, tunnel);
     }
 
-    private async Task<TunnelForwarder> GatewayWithAgentAsync(Func<TunnelStream, Task> agent)
+    private async Task<TunnelForwarder> GatewayWithAgentAsync(Func<TunnelStream, Task> agent, SessionFeatures agentFeatures = SessionFeatures.None)
     {
         var registry = new TunnelRegistry(Options.Create(_options), _time);
         var tunnel = registry.FindByName("build")!;
-        var session = await SessionFactory.AvailableSessionAsync(agent);
+        var session = await SessionFactory.AvailableSessionAsync(agent, agentFeatures);
         registry.AddSession(tunnel, session, LocalAgent);
         tunnel.Attach(session);
         return Forwarder(registry);

@@ -9,12 +9,13 @@ namespace WStunnel.Server.Tests.Registry;
 internal static class SessionFactory
 {
     /// <param name="agent">What the agent end does with each stream the gateway opens; by default nothing.</param>
-    public static async Task<TunnelSession> AvailableSessionAsync(Func<TunnelStream, Task>? agent = null)
+    /// <param name="agentFeatures">What the agent end announces.</param>
+    public static async Task<TunnelSession> AvailableSessionAsync(Func<TunnelStream, Task>? agent = null, SessionFeatures agentFeatures = SessionFeatures.None)
     {
         var toGateway = Channel.CreateUnbounded<byte[]>();
         var toAgent = Channel.CreateUnbounded<byte[]>();
         var gateway = TunnelSession.StartAsync(new ChannelTransport(toGateway, toAgent), new TunnelSessionOptions(), SessionRole.Gateway, null, default);
-        _ = await TunnelSession.StartAsync(new ChannelTransport(toAgent, toGateway), new TunnelSessionOptions(), SessionRole.Agent, agent ?? (_ => Task.CompletedTask), default);
+        _ = await TunnelSession.StartAsync(new ChannelTransport(toAgent, toGateway), new TunnelSessionOptions { Features = agentFeatures }, SessionRole.Agent, agent ?? (_ => Task.CompletedTask), default);
         return await gateway;
     }
 
