@@ -32,7 +32,7 @@ internal sealed class TunnelForwarder(
         if (request.Method == HttpMethod.Trace)
         {
             // A tunnel into a private network must not reflect requests; agents refuse TRACE too.
-            // (CONNECT never gets here: YARP refuses to forward it, with 502.)
+            // (A plain CONNECT never gets here: YARP refuses to forward it, with 502.)
             var refused = PlainText(request, HttpStatusCode.MethodNotAllowed, $"{request.Method} requests are not forwarded through a tunnel.\n");
             foreach (var method in (string[])["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
             {
@@ -41,6 +41,15 @@ internal sealed class TunnelForwarder(
 
             metrics.RequestCompleted("refused", started);
             return refused;
+        }
+
+        if (request.Method == HttpMethod.Connect)
+        {
+            // An HTTP/2 WebSocket (extended CONNECT) arrives so only when a named tunnel's cluster forces
+            // HTTP/2; by default YARP sends WebSockets as the HTTP/1.1 upgrades a tunnel carries.
+            metrics.RequestCompleted("refused", started);
+            throw new HttpRequestException(
+                "A tunnel carries WebSockets as HTTP/1.1 upgrades: leave the cluster's HttpRequest:Version unset, or set it to 1.1.", null, HttpStatusCode.BadGateway);
         }
 
         TunnelEntry tunnel;

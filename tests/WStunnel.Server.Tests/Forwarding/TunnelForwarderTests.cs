@@ -292,6 +292,19 @@ public sealed class TunnelForwarderTests : IDisposable
         await Eventually(() => _registry!.FindByName("build")!.Session!.ActiveStreams == 0);
     }
 
+    [Fact]
+    public async Task An_HTTP_2_WebSocket_from_a_cluster_that_forces_HTTP_2_fails_with_a_message_naming_the_setting()
+    {
+        var forwarder = await GatewayWithAgentAsync(_ => Task.CompletedTask, SessionFeatures.Upgrades);
+        using var request = new HttpRequestMessage(HttpMethod.Connect, "wstunnel://build/chat") { Version = HttpVersion.Version20 };
+        request.Headers.Protocol = "websocket";
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => forwarder.SendAsync(request, CancellationToken.None));
+        Assert.Equal(HttpStatusCode.BadGateway, error.StatusCode);
+        Assert.Contains("HttpRequest:Version", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, _recorded!.Total("wstunnel.gateway.requests", "wstunnel.outcome=refused"));
+    }
+
     private static HttpRequestMessage Upgrade()
     {
         var request = Get();
