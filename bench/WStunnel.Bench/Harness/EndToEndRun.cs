@@ -28,6 +28,7 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         {
             await Wrk.RunAsync(path.Url("/small"), 8, TimeSpan.FromSeconds(2), path.Header).ConfigureAwait(false);
             await Transfer.DownloadAsync(client, path.Url($"/bytes/{8 * MiB}"), path.Token, 8 * MiB).ConfigureAwait(false);
+            await WebSocketEcho.RunAsync(path.Url("/ws"), path.Token, topology.Certificate.CaFile, TimeSpan.FromSeconds(1), 8 * MiB).ConfigureAwait(false);
         }
 
         for (var round = 1; round <= rounds; round++)
@@ -47,6 +48,14 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
             await EachPathAsync(topology, "mib8", async p => Record(p, "mib8", await Wrk.RunAsync(p.Url($"/bytes/{MiB}"), 8, duration, p.Header).ConfigureAwait(false))).ConfigureAwait(false);
             await EachPathAsync(topology, "down", p => MeasureLargeAsync(topology, p, "down", () => Transfer.DownloadAsync(client, p.Url($"/bytes/{largeBytes}"), p.Token, largeBytes))).ConfigureAwait(false);
             await EachPathAsync(topology, "up", p => MeasureLargeAsync(topology, p, "up", () => Transfer.UploadAsync(client, p.Url("/upload"), p.Token, largeBytes))).ConfigureAwait(false);
+            await EachPathAsync(topology, "wsecho", async p =>
+            {
+                var echo = await WebSocketEcho.RunAsync(p.Url("/ws"), p.Token, topology.Certificate.CaFile, duration, largeBytes).ConfigureAwait(false);
+                Add(p.Name, "wsecho.p50", echo.P50Ms);
+                Add(p.Name, "wsecho.p99", echo.P99Ms);
+                Add(p.Name, "wsecho.rtps", echo.RoundTripsPerSecond);
+                Add(p.Name, "wsecho.mbps", echo.MegabytesPerSecond);
+            }).ConfigureAwait(false);
         }
 
         return Report(topology, idle);
@@ -131,9 +140,12 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         Row(text, "1 MiB GET, 8 connections (MB/s)", "mib8.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.6, lpTarget: 0.5, format: "0");
         Row(text, $"{large} MiB download (MB/s)", "down.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
         Row(text, $"{large} MiB upload (MB/s)", "up.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
+        Row(text, "client WebSocket, 32-byte echo: p50 round trip (ms)", "wsecho.p50", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
+        Row(text, "client WebSocket, 32-byte echo: p99 round trip (ms)", "wsecho.p99", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
+        Row(text, $"client WebSocket, {large} MiB echoed in 64 KiB messages (MB/s each way)", "wsecho.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: null, lpTarget: null, format: "0");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"WebSocket / hop in each round (the ratios behind the medians): small GET p50 {Rounds(hop, ws, "small1.p50")}; 32 connections {Rounds(hop, ws, "small32.rps")}; 1 MiB {Rounds(hop, ws, "mib8.mbps")}; download {Rounds(hop, ws, "down.mbps")}; upload {Rounds(hop, ws, "up.mbps")}.");
+            $"WebSocket / hop in each round (the ratios behind the medians): small GET p50 {Rounds(hop, ws, "small1.p50")}; 32 connections {Rounds(hop, ws, "small32.rps")}; 1 MiB {Rounds(hop, ws, "mib8.mbps")}; download {Rounds(hop, ws, "down.mbps")}; upload {Rounds(hop, ws, "up.mbps")}; WebSocket echo p50 {Rounds(hop, ws, "wsecho.p50")}, MB/s {Rounds(hop, ws, "wsecho.mbps")}.");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Errors (socket errors and timeouts, all runs): {_errors}. Non-2xx responses: {_non2xx}.");
         text.AppendLine();

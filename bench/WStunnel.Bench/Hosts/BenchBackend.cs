@@ -19,6 +19,24 @@ internal static class BenchBackend
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
         var app = builder.Build();
 
+        app.UseWebSockets();
+        app.Map("/ws", async (HttpContext context) =>
+        {
+            // Echoes every message, frame by frame, until the client closes.
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            var buffer = new byte[64 * 1024];
+            while (true)
+            {
+                var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
+                if (received.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+                {
+                    await socket.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);
+                    return;
+                }
+
+                await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
+            }
+        });
         app.MapGet("/small", () => "Hello, tunnel!");
         app.MapGet("/bytes/{length:long}", async (HttpContext context, long length) =>
         {
