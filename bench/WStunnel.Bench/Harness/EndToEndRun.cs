@@ -53,7 +53,6 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
                 var echo = await WebSocketEcho.RunAsync(p.Url("/ws"), p.Token, topology.Certificate.CaFile, duration, largeBytes).ConfigureAwait(false);
                 Add(p.Name, "wsecho.p50", echo.P50Ms);
                 Add(p.Name, "wsecho.p99", echo.P99Ms);
-                Add(p.Name, "wsecho.rtps", echo.RoundTripsPerSecond);
                 Add(p.Name, "wsecho.mbps", echo.MegabytesPerSecond);
             }).ConfigureAwait(false);
         }

@@ -6,7 +6,7 @@ using System.Security.Cryptography.X509Certificates;
 namespace WStunnel.Bench.Harness;
 
 /// <summary>What one client WebSocket through a path to the backend's echo measured.</summary>
-internal sealed record WebSocketEchoResult(double RoundTripsPerSecond, double P50Ms, double P99Ms, double MegabytesPerSecond);
+internal sealed record WebSocketEchoResult(double P50Ms, double P99Ms, double MegabytesPerSecond);
 
 /// <summary>
 /// One client WebSocket through a path to the backend's <c>/ws</c> echo: small messages one at a
@@ -44,7 +44,6 @@ internal static class WebSocketEcho
             latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
 
-        var roundTrips = latencies.Count / clock.Elapsed.TotalSeconds;
         latencies.Sort();
 
         var messages = (int)Math.Max(1, bytes / Pattern.BlockSize);
@@ -72,8 +71,7 @@ internal static class WebSocketEcho
         }
 
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None).ConfigureAwait(false);
-        return new WebSocketEchoResult(
-            roundTrips, latencies[latencies.Count / 2], latencies[(int)(latencies.Count * 0.99)], messages * (double)Pattern.BlockSize / (1024 * 1024) / seconds);
+        return new WebSocketEchoResult(latencies[latencies.Count / 2], latencies[(int)(latencies.Count * 0.99)], messages * (double)Pattern.BlockSize / (1024 * 1024) / seconds);
     }
 
     /// <summary>Receives one whole message; returns its length.</summary>

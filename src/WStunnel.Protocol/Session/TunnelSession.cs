@@ -291,7 +291,9 @@ internal sealed class TunnelSession : IAsyncDisposable
         SessionId = sessionId;
         if (_role == SessionRole.Gateway)
         {
-            _streamSlots = new SemaphoreSlim(peer.Limits.MaxConcurrentStreams);
+            // Only the gateway opens streams: the agent's limit binds them, and so does the gateway's
+            // own, which its operator sets as the most requests one tunnel carries at once.
+            _streamSlots = new SemaphoreSlim(Math.Min(peer.Limits.MaxConcurrentStreams, _local.MaxConcurrentStreams));
         }
     }
 

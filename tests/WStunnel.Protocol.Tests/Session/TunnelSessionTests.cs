@@ -204,6 +204,23 @@ public sealed class TunnelSessionTests
     }
 
     [Theory]
+    [InlineData(1, 100)]
+    [InlineData(100, 1)]
+    public async Task The_gateway_opens_no_more_streams_at_once_than_the_lower_of_both_ends_limits(int gatewayLimit, int agentLimit)
+    {
+        await using var pair = await SessionPair.StartAsync(_ => Task.CompletedTask,
+            gatewayOptions: new TunnelSessionOptions { Limits = new SessionLimits { MaxConcurrentStreams = gatewayLimit } },
+            agentOptions: new TunnelSessionOptions { Limits = new SessionLimits { MaxConcurrentStreams = agentLimit } });
+        var first = await pair.Gateway.OpenStreamAsync(SessionPair.Get("/occupies-the-only-slot"), endStream: false, default);
+        var waiting = pair.Gateway.OpenStreamAsync(SessionPair.Get("/waits"), endStream: true, default).AsTask();
+        await Task.Delay(100);
+        Assert.False(waiting.IsCompleted);
+
+        first.Reset();
+        await waiting.WaitAsync(Deadline);
+    }
+
+    [Theory]
     [InlineData("http://internal.example/admin")] // absolute-form
     [InlineData("internal.example:22")] // authority-form
     [InlineData("relative/path")]
