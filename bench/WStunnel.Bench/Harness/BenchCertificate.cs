@@ -20,6 +20,14 @@ internal sealed class BenchCertificate
 
     public string CaFile { get; }
 
+    /// <summary>A chain policy that trusts the CA in <paramref name="caFile"/> and nothing else, as the harness's clients do.</summary>
+    public static X509ChainPolicy TrustOnly(string caFile)
+    {
+        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+        policy.CustomTrustStore.Add(X509Certificate2.CreateFromPem(File.ReadAllText(caFile)));
+        return policy;
+    }
+
     public static BenchCertificate Create(string directory)
     {
         var files = new BenchCertificate(directory);

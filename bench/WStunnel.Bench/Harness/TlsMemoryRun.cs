@@ -45,8 +45,7 @@ internal static class TlsMemoryRun
             using var pem = X509Certificate2.CreateFromPemFile(files.CertFile, files.KeyFile);
             using var certificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
             var context = SslStreamCertificateContext.Create(certificate, null);
-            var trust = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-            trust.CustomTrustStore.Add(X509Certificate2.CreateFromPem(File.ReadAllText(files.CaFile)));
+            var trust = BenchCertificate.TrustOnly(files.CaFile);
             using var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
 

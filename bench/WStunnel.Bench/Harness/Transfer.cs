@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 
 namespace WStunnel.Bench.Harness;
 
@@ -11,11 +10,9 @@ internal static class Transfer
     /// <summary>A client that trusts only the harness's own CA.</summary>
     public static HttpClient CreateClient(string caFile)
     {
-        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-        policy.CustomTrustStore.Add(X509Certificate2.CreateFromPem(File.ReadAllText(caFile)));
         return new HttpClient(new SocketsHttpHandler
         {
-            SslOptions = { CertificateChainPolicy = policy },
+            SslOptions = { CertificateChainPolicy = BenchCertificate.TrustOnly(caFile) },
             AutomaticDecompression = DecompressionMethods.None,
         })
         {

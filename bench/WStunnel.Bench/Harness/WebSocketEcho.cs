@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 
 namespace WStunnel.Bench.Harness;
 
@@ -17,9 +16,7 @@ internal static class WebSocketEcho
 {
     public static async Task<WebSocketEchoResult> RunAsync(Uri url, string? token, string caFile, TimeSpan duration, long bytes)
     {
-        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-        policy.CustomTrustStore.Add(X509Certificate2.CreateFromPem(File.ReadAllText(caFile)));
-        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler { SslOptions = { CertificateChainPolicy = policy } });
+        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler { SslOptions = { CertificateChainPolicy = BenchCertificate.TrustOnly(caFile) } });
         using var socket = new ClientWebSocket();
         if (token is not null)
         {

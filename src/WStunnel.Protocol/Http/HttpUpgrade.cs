@@ -24,7 +24,8 @@ internal static class HttpUpgrade
             return null;
         }
 
-        return upgrade.Count == 1 && IsProtocol(upgrade.ToString()) ? upgrade.ToString() : null;
+        var protocol = upgrade.ToString();
+        return upgrade.Count == 1 && IsProtocol(protocol) ? protocol : null;
     }
 
     /// <summary>The protocol a head from the tunnel carries, or null when it carries none.</summary>
