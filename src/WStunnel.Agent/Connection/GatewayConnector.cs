@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
@@ -19,10 +20,12 @@ internal sealed class GatewayConnector : IDisposable
     private readonly HttpMessageInvoker _invoker;
     private readonly GatewayCertificateValidator? _validator;
     private readonly X509Certificate2? _clientCertificate;
+    private readonly ILogger _logger;
 
     public GatewayConnector(WStunnelAgentOptions options, ILogger logger)
     {
         _options = options;
+        _logger = logger;
         EndpointUri = TunnelEndpoint(options.Server!);
         if (options.Insecure)
         {
@@ -52,22 +55,17 @@ internal sealed class GatewayConnector : IDisposable
             AllowAutoRedirect = false,
         };
 
-        if (_validator is { } validator)
-        {
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => validator.Validate(certificate, chain, errors);
-        }
+#pragma warning disable CA5359 // Accepting any certificate only with --insecure, which is logged loudly.
+        handler.SslOptions.RemoteCertificateValidationCallback = _validator is { } validator
+            ? (_, certificate, chain, errors) => Verify(validator, certificate, chain, errors)
+            : static (_, _, _, _) => true;
+#pragma warning restore CA5359
 
         if (_clientCertificate is { } clientCertificate)
         {
             // Always offer it: a gateway's list of acceptable issuers need not name a private CA.
             handler.SslOptions.ClientCertificates = [clientCertificate];
             handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate;
-        }
-        else
-        {
-#pragma warning disable CA5359 // The operator asked for no verification with --insecure, and it is logged loudly.
-            handler.SslOptions.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
-#pragma warning restore CA5359
         }
 
         if (_options.Proxy is { } proxy)
@@ -77,6 +75,17 @@ internal sealed class GatewayConnector : IDisposable
         }
 
         return handler;
+    }
+
+    private bool Verify(GatewayCertificateValidator validator, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (validator.Validate(certificate, chain, errors, out var rejection))
+        {
+            return true;
+        }
+
+        AgentLog.GatewayCertificateRejected(_logger, EndpointUri, rejection);
+        return false;
     }
 
     /// <summary>The registration URL: the configured server, with <c>/_tunnel</c> when no path was given.</summary>

@@ -50,6 +50,9 @@ internal static partial class AgentLog
     [LoggerMessage(2020, LogLevel.Information, "Agent stopping: letting {Count} requests finish within {GracePeriod}")]
     public static partial void Stopping(ILogger logger, int count, TimeSpan gracePeriod);
 
+    [LoggerMessage(2022, LogLevel.Error, "The certificate of {Server} was rejected, so the agent's token was not sent: {Reason}")]
+    public static partial void GatewayCertificateRejected(ILogger logger, Uri server, string reason);
+
     [LoggerMessage(2021, LogLevel.Warning, "Could not write the status file: {Reason}")]
     public static partial void StatusFileFailed(ILogger logger, string reason);
 }

@@ -14,26 +14,40 @@ public sealed class GatewayCertificateValidatorTests
         using var ca = CreateCa("CN=Private CA");
         using var leaf = CreateLeaf(ca, "localhost");
         var validator = new GatewayCertificateValidator([ca]);
-        Assert.True(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.True(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors, out var rejection));
+        Assert.Null(rejection);
     }
 
     [Fact]
-    public void A_certificate_from_another_CA_is_refused()
+    public void A_certificate_from_another_CA_is_refused_naming_the_chain_status_and_the_certificate()
     {
         using var ca = CreateCa("CN=Private CA");
         using var other = CreateCa("CN=Someone else");
         using var leaf = CreateLeaf(other, "localhost");
         var validator = new GatewayCertificateValidator([ca]);
-        Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors, out var rejection));
+        Assert.Contains("nor to the CA in CaCertificateFile (PartialChain", rejection, StringComparison.Ordinal);
+        Assert.Contains("issuer CN=Someone else", rejection, StringComparison.Ordinal);
+        Assert.Contains(leaf.GetCertHashString(HashAlgorithmName.SHA256), rejection, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void A_name_mismatch_is_refused_even_from_the_private_CA()
+    public void A_name_mismatch_is_refused_even_from_the_private_CA_naming_the_certificate_s_names()
     {
         using var ca = CreateCa("CN=Private CA");
         using var leaf = CreateLeaf(ca, "elsewhere.example.com");
         var validator = new GatewayCertificateValidator([ca]);
-        Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNameMismatch));
+        Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNameMismatch, out var rejection));
+        Assert.Contains("not issued for the host the agent dialled (RemoteCertificateNameMismatch; it names elsewhere.example.com, 127.0.0.1)", rejection, StringComparison.Ordinal);
+        Assert.DoesNotContain("CaCertificateFile", rejection, StringComparison.Ordinal); // its chain is fine
+    }
+
+    [Fact]
+    public void No_certificate_at_all_is_refused()
+    {
+        var validator = new GatewayCertificateValidator(null);
+        Assert.False(validator.Validate(null, null, SslPolicyErrors.RemoteCertificateNotAvailable, out var rejection));
+        Assert.Equal("the gateway presented no certificate", rejection);
     }
 
     [Fact]
@@ -42,8 +56,9 @@ public sealed class GatewayCertificateValidatorTests
         using var ca = CreateCa("CN=Private CA");
         using var leaf = CreateLeaf(ca, "localhost");
         var validator = new GatewayCertificateValidator(null);
-        Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors));
-        Assert.True(validator.Validate(leaf, null, SslPolicyErrors.None));
+        Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors, out var rejection));
+        Assert.Contains("does not lead to a root this machine trusts", rejection, StringComparison.Ordinal);
+        Assert.True(validator.Validate(leaf, null, SslPolicyErrors.None, out _));
     }
 
     [Fact]

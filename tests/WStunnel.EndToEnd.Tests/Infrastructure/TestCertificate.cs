@@ -30,21 +30,33 @@ internal sealed class TestCertificate : IDisposable
         caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         var authority = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
 
-        using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", serverKey, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        using var signed = request.Create(authority, now.AddMinutes(-5), now.AddDays(1), RandomNumberGenerator.GetBytes(8));
-        using var withKey = signed.CopyWithPrivateKey(serverKey);
-        var server = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
+        var server = IssueServerCertificate(authority, now, "localhost", names =>
+        {
+            names.AddDnsName("localhost");
+            names.AddIpAddress(IPAddress.Loopback);
+        });
 
         var caFile = Path.Combine(Path.GetTempPath(), $"wstunnel-test-ca-{Guid.NewGuid():N}.pem");
         File.WriteAllText(caFile, authority.ExportCertificatePem());
         return new TestCertificate(authority, server, caFile);
+    }
+
+    /// <summary>A server certificate this CA signs for <paramref name="dnsName"/> only, with its private key.</summary>
+    public X509Certificate2 IssueServerCertificate(string dnsName) =>
+        IssueServerCertificate(Authority, DateTimeOffset.UtcNow, dnsName, names => names.AddDnsName(dnsName));
+
+    private static X509Certificate2 IssueServerCertificate(X509Certificate2 authority, DateTimeOffset now, string commonName, Action<SubjectAlternativeNameBuilder> name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        name(names);
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        using var signed = request.Create(authority, now.AddMinutes(-5), new DateTimeOffset(authority.NotAfter).AddMinutes(-1), RandomNumberGenerator.GetBytes(8));
+        using var withKey = signed.CopyWithPrivateKey(key);
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }
 
     /// <summary>An HTTP client for the test's side (the internet client) that trusts only this CA.</summary>
