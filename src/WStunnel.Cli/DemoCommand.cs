@@ -11,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using WStunnel.Agent;
+using WStunnel.Cli.Certificates;
 
 namespace WStunnel.Cli;
 
@@ -41,7 +42,7 @@ internal static class DemoCommand
         await backend.StartAsync(cancellationToken).ConfigureAwait(false);
         var backendUrl = Address(backend);
 
-        await using var gateway = GatewayApp.Build(["--urls", "https://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:WStunnel", "Information", "--Logging:LogLevel:Microsoft.AspNetCore.DataProtection", "Error"], null, certificate,
+        await using var gateway = GatewayApp.Build(["--urls", "https://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:WStunnel", "Information", "--Logging:LogLevel:Microsoft.AspNetCore.DataProtection", "Error"], null, ServerCertificate.Fixed(certificate),
             builder => builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>());
         await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
         var gatewayUrl = Address(gateway).Replace("127.0.0.1", "localhost", StringComparison.Ordinal);

@@ -1,4 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -6,6 +5,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
+using WStunnel.Cli.Certificates;
 using WStunnel.Server.Status;
 
 namespace WStunnel.Cli;
@@ -17,7 +17,7 @@ internal static class GatewayApp
     /// Builds the gateway. Configuration comes only from <paramref name="configFile"/>, then <c>WSTUNNEL__</c>
     /// environment variables, then <paramref name="args"/>, each overriding the one before.
     /// </summary>
-    public static WebApplication Build(string[] args, string? configFile, X509Certificate2? certificate = null, Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication Build(string[] args, string? configFile, ServerCertificate? certificate = null, Action<WebApplicationBuilder>? configure = null)
     {
         // With the certificate in hand the gateway binds its URLs itself, so that agents connect directly
         // (GatewayEndpoints); a certificate from Kestrel's configuration is Kestrel's to load at start.
@@ -49,10 +49,7 @@ internal static class GatewayApp
             builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits); // the operator's word wins
             kestrel.ConfigureHttpsDefaults(https =>
             {
-                if (certificate is not null)
-                {
-                    https.ServerCertificate = certificate;
-                }
+                certificate?.ApplyTo(https);
 
                 if (agentCertificates)
                 {

@@ -1,10 +1,11 @@
 using System.CommandLine;
-using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using WStunnel.Cli.Certificates;
 using WStunnel.Cli.Hosting;
 
 namespace WStunnel.Cli;
@@ -16,7 +17,7 @@ internal static class ServerCommand
     {
         var config = new Option<FileInfo?>("--config") { Description = "appsettings-style JSON file with the ReverseProxy and WStunnel sections (default: ./appsettings.json when present)." };
         var urls = new Option<string?>("--urls") { Description = "Addresses to listen on, e.g. https://0.0.0.0:443 (default: Kestrel's configuration)." };
-        var cert = new Option<FileInfo?>("--cert") { Description = "PEM certificate (chain) for HTTPS." };
+        var cert = new Option<FileInfo?>("--cert") { Description = "PEM certificate for HTTPS, followed by its intermediates (e.g. fullchain.pem); re-read every minute and on SIGHUP, so a renewed certificate needs no restart." };
         var key = new Option<FileInfo?>("--cert-key") { Description = "PEM private key of --cert." };
         var logFormat = CommonOptions.LogFormat();
         var command = new Command("server", """
@@ -54,7 +55,8 @@ internal static class ServerCommand
     public static async Task<int> RunAsync(Run run, CancellationToken cancellationToken)
     {
         var configFile = run.ConfigFile ?? (File.Exists("appsettings.json") ? "appsettings.json" : null);
-        X509Certificate2? certificate = null;
+        ServerCertificate? certificate = null;
+        Action<IServiceCollection>? reload = null;
         if (run.Certificate is { } certFile)
         {
             if (run.CertificateKey is not { } keyFile)
@@ -63,13 +65,17 @@ internal static class ServerCommand
                 return CliExitCodes.ConfigurationError;
             }
 
+            var files = new PemCertificateFiles(certFile.FullName, keyFile.FullName);
             try
             {
-                certificate = X509Certificate2.CreateFromPemFile(certFile.FullName, keyFile.FullName);
+                (certificate, var fingerprint) = ServerCertificateReloader.LoadInitial(files);
+                var loaded = certificate;
+                reload = services => services.AddHostedService(provider => new ServerCertificateReloader(
+                    loaded, files, fingerprint, provider.GetRequiredService<ILogger<ServerCertificateReloader>>(), TimeProvider.System));
             }
-            catch (Exception ex) when (ex is IOException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
+            catch (CertificateFileException ex)
             {
-                await Console.Error.WriteLineAsync($"--cert/--cert-key: cannot load '{certFile}' with '{keyFile}': {ex.Message}").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"--cert/--cert-key: {ex.Message}").ConfigureAwait(false);
                 return CliExitCodes.ConfigurationError;
             }
         }
@@ -81,6 +87,7 @@ internal static class ServerCommand
             app = GatewayApp.Build(run.Args, configFile, certificate, builder =>
             {
                 run.Process.ConfigureLogging(builder.Logging);
+                reload?.Invoke(builder.Services);
                 run.Configure?.Invoke(builder);
             });
             _ = app.Services.GetRequiredService<IOptions<WStunnel.Server.WStunnelOptions>>().Value; // validate before Kestrel starts

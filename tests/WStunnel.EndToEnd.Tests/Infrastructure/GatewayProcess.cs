@@ -16,6 +16,12 @@ internal sealed partial class GatewayProcess : IDisposable
         _directory = directory;
     }
 
+    /// <summary>The <c>--cert</c> file, which a test may rewrite as a renewal would.</summary>
+    public string CertificateFile => Path.Combine(_directory, "gateway.pem");
+
+    /// <summary>The <c>--cert-key</c> file.</summary>
+    public string KeyFile => Path.Combine(_directory, "gateway.key");
+
     public CliProcess Process { get; }
 
     public Uri Address { get; }
@@ -24,14 +30,17 @@ internal sealed partial class GatewayProcess : IDisposable
     /// <param name="kestrel">The <c>Kestrel</c> section, if any.</param>
     /// <param name="metrics">The standalone gateway's <c>Metrics</c> section, if any.</param>
     /// <param name="urls">The <c>--urls</c> argument; <see cref="Address"/> is its first HTTPS address.</param>
-    public static async Task<GatewayProcess> StartAsync(TestCertificate certificate, object? settings = null, object? kestrel = null, object? metrics = null, string urls = "https://127.0.0.1:0")
+    /// <param name="pem">The <c>--cert</c> and <c>--cert-key</c> files' text, instead of <paramref name="certificate"/>'s server certificate.</param>
+    public static async Task<GatewayProcess> StartAsync(TestCertificate certificate, object? settings = null, object? kestrel = null, object? metrics = null, string urls = "https://127.0.0.1:0",
+        (string Certificate, string Key)? pem = null)
     {
         var directory = Directory.CreateTempSubdirectory("wstunnel-gateway-").FullName;
         var cert = Path.Combine(directory, "gateway.pem");
         var key = Path.Combine(directory, "gateway.key");
         var config = Path.Combine(directory, "appsettings.json");
-        await File.WriteAllTextAsync(cert, certificate.Server.ExportCertificatePem());
-        await File.WriteAllTextAsync(key, certificate.Server.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        var (certificatePem, keyPem) = pem ?? TestCertificate.Pem(certificate.Server);
+        await File.WriteAllTextAsync(cert, certificatePem);
+        await File.WriteAllTextAsync(key, keyPem);
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new { WStunnel = settings ?? new { }, Kestrel = kestrel ?? new { }, Metrics = metrics ?? new { } }));
 
         var process = CliProcess.Start(["server", "--urls", urls, "--cert", cert, "--cert-key", key, "--config", config]);

@@ -23,41 +23,57 @@ internal sealed class TestCertificate : IDisposable
 
     public static TestCertificate Create()
     {
-        var now = DateTimeOffset.UtcNow;
-        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var caRequest = new CertificateRequest("CN=WStunnel test CA", caKey, HashAlgorithmName.SHA256);
-        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        var authority = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
-
-        var server = IssueServerCertificate(authority, now, "localhost", names =>
-        {
-            names.AddDnsName("localhost");
-            names.AddIpAddress(IPAddress.Loopback);
-        });
-
+        var authority = CreateAuthority("CN=WStunnel test CA", issuer: null);
+        var server = IssueServerCertificate(authority, "localhost", loopbackAddress: true);
         var caFile = Path.Combine(Path.GetTempPath(), $"wstunnel-test-ca-{Guid.NewGuid():N}.pem");
         File.WriteAllText(caFile, authority.ExportCertificatePem());
         return new TestCertificate(authority, server, caFile);
     }
 
-    /// <summary>A server certificate this CA signs for <paramref name="dnsName"/> only, with its private key.</summary>
-    public X509Certificate2 IssueServerCertificate(string dnsName) =>
-        IssueServerCertificate(Authority, DateTimeOffset.UtcNow, dnsName, names => names.AddDnsName(dnsName));
+    /// <summary>A CA certificate with its private key: a root when <paramref name="issuer"/> is null, else an intermediate it signs.</summary>
+    internal static X509Certificate2 CreateAuthority(string subject, X509Certificate2? issuer)
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        if (issuer is null)
+        {
+            return request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
+        }
 
-    private static X509Certificate2 IssueServerCertificate(X509Certificate2 authority, DateTimeOffset now, string commonName, Action<SubjectAlternativeNameBuilder> name)
+        using var signed = request.Create(issuer, now.AddMinutes(-5), new DateTimeOffset(issuer.NotAfter).AddMinutes(-1), RandomNumberGenerator.GetBytes(8));
+        return signed.CopyWithPrivateKey(key);
+    }
+
+    /// <summary>A server certificate this CA signs for <paramref name="dnsName"/> (and 127.0.0.1 if asked), with its private key.</summary>
+    public X509Certificate2 IssueServerCertificate(string dnsName, bool loopbackAddress = false) =>
+        IssueServerCertificate(Authority, dnsName, loopbackAddress);
+
+    /// <summary>A server certificate <paramref name="authority"/> signs, valid until a minute before the authority expires.</summary>
+    internal static X509Certificate2 IssueServerCertificate(X509Certificate2 authority, string dnsName, bool loopbackAddress)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256);
+        var request = new CertificateRequest($"CN={dnsName}", key, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
-        name(names);
+        names.AddDnsName(dnsName);
+        if (loopbackAddress)
+        {
+            names.AddIpAddress(IPAddress.Loopback);
+        }
+
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        using var signed = request.Create(authority, now.AddMinutes(-5), new DateTimeOffset(authority.NotAfter).AddMinutes(-1), RandomNumberGenerator.GetBytes(8));
+        using var signed = request.Create(authority, DateTimeOffset.UtcNow.AddMinutes(-5), new DateTimeOffset(authority.NotAfter).AddMinutes(-1), RandomNumberGenerator.GetBytes(8));
         using var withKey = signed.CopyWithPrivateKey(key);
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }
+
+    /// <summary>A certificate and its private key as the PEM text of <c>--cert</c> and <c>--cert-key</c>.</summary>
+    public static (string Certificate, string Key) Pem(X509Certificate2 certificate) =>
+        (certificate.ExportCertificatePem(), certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
 
     /// <summary>An HTTP client for the test's side (the internet client) that trusts only this CA.</summary>
     public HttpClient CreateClient(Uri baseAddress, Version? version = null) => new(new SocketsHttpHandler
