@@ -131,6 +131,65 @@ public sealed class AgentCertificateTests(TunnelFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task A_renewed_certificate_with_the_same_names_from_the_same_CA_keeps_its_token()
+    {
+        using var original = fixture.Certificate.IssueClientCertificate("renewed-agent");
+        using var renewed = fixture.Certificate.IssueClientCertificate("renewed-agent"); // new key, new thumbprint
+        var token = "renewal-" + Guid.NewGuid().ToString("N");
+        await (await StartAgentAsync(token, AgentTransport.WebSocket, original, waitForTunnel: true)).DisposeAsync();
+
+        await using var restarted = await StartAgentAsync(token, AgentTransport.WebSocket, renewed, waitForTunnel: true);
+        using var client = fixture.Certificate.CreateClient(TunnelFixture.AddressOf(_gateway));
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200"));
+    }
+
+    [Theory]
+    [InlineData(AgentTransport.WebSocket)]
+    [InlineData(AgentTransport.LongPoll)]
+    public async Task A_running_agent_presents_its_renewed_certificate_from_its_next_connection_on(AgentTransport transport)
+    {
+        var presented = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address, builder =>
+        {
+            builder.Configuration["WStunnel:AgentCertificates:Required"] = "true";
+            builder.Configuration["WStunnel:AgentCertificates:TrustedCaFile"] = fixture.Certificate.CaFile;
+        }, https =>
+        {
+            https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+            https.ClientCertificateValidation = (certificate, _, _) =>
+            {
+                presented.Enqueue(certificate.Thumbprint);
+                return true;
+            };
+        });
+        await using var relay = FaultRelay.Start(TunnelFixture.AddressOf(gateway).Port);
+        using var files = fixture.Certificate.IssueClientCertificate("rotating-agent");
+        using var renewal = fixture.Certificate.IssueClientCertificate("rotating-agent");
+        var token = "rotating-" + Guid.NewGuid().ToString("N");
+        var log = new ListLogger();
+        await using var agent = await RunningAgent.StartAsync(new Uri($"wss://localhost:{relay.Port}"), token, fixture.Backend.Address, fixture.Certificate.CaFile, o =>
+        {
+            o.Transport = transport;
+            o.ClientCertificateFile = files.CertificateFile;
+            o.ClientKeyFile = files.KeyFile;
+        }, logger: log);
+
+        // Renewed in place, as a renewal tool does; the open tunnel is not disturbed.
+        File.Copy(renewal.KeyFile, files.KeyFile, overwrite: true);
+        File.Copy(renewal.CertificateFile, files.CertificateFile, overwrite: true);
+        using var renewedCertificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(renewal.CertificateFile));
+        var renewed = renewedCertificate.Thumbprint;
+        Assert.DoesNotContain(renewed, presented);
+
+        await relay.ResetAndWaitForNewLinkAsync();
+
+        await Eventually.WaitUntil(() => presented.Contains(renewed), "the agent to present its renewed certificate");
+        Assert.Contains("CN=rotating-agent", await log.WaitForAsync("Client certificate reloaded"), StringComparison.Ordinal);
+        using var client = fixture.Certificate.CreateClient(TunnelFixture.AddressOf(gateway));
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200")); // waits, if need be, for the session to resume
+    }
+
+    [Fact]
     public async Task A_named_tunnel_admits_only_the_identities_configured_for_it()
     {
         using var right = fixture.Certificate.IssueClientCertificate("bound-agent");

@@ -19,7 +19,7 @@ internal sealed class GatewayConnector : IDisposable
     private readonly WStunnelAgentOptions _options;
     private readonly HttpMessageInvoker _invoker;
     private readonly GatewayCertificateValidator? _validator;
-    private readonly X509Certificate2? _clientCertificate;
+    private readonly ClientCertificateSource? _clientCertificate;
     private readonly ILogger _logger;
 
     public GatewayConnector(WStunnelAgentOptions options, ILogger logger)
@@ -41,7 +41,7 @@ internal sealed class GatewayConnector : IDisposable
             AgentLog.UsingProxy(logger, $"{proxy.Scheme}://{proxy.Authority}");
         }
 
-        _clientCertificate = AgentClientCertificate.Load(options);
+        _clientCertificate = ClientCertificateSource.Create(options, logger, TimeProvider.System);
         _invoker = new HttpMessageInvoker(CreateHandler());
     }
 
@@ -63,9 +63,9 @@ internal sealed class GatewayConnector : IDisposable
 
         if (_clientCertificate is { } clientCertificate)
         {
-            // Always offer it: a gateway's list of acceptable issuers need not name a private CA.
-            handler.SslOptions.ClientCertificates = [clientCertificate];
-            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate;
+            // Always offer it, whatever issuers the gateway lists (they need not name a private CA), and
+            // as its files hold it now: a renewed certificate is presented from the next handshake on.
+            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate.ForHandshake();
         }
 
         if (_options.Proxy is { } proxy)
@@ -158,11 +158,7 @@ internal sealed class GatewayConnector : IDisposable
         return headers;
     }
 
-    public void Dispose()
-    {
-        _invoker.Dispose();
-        _clientCertificate?.Dispose();
-    }
+    public void Dispose() => _invoker.Dispose();
 
     internal static Uri TunnelEndpoint(Uri server)
     {

@@ -53,6 +53,12 @@ internal static partial class AgentLog
     [LoggerMessage(2022, LogLevel.Error, "The certificate of {Server} was rejected, so the agent's token was not sent: {Reason}")]
     public static partial void GatewayCertificateRejected(ILogger logger, Uri server, string reason);
 
+    [LoggerMessage(2023, LogLevel.Information, "Client certificate reloaded: subject {Subject}, valid until {NotAfter:u}, SHA-256 {Fingerprint}; presented from the next connection on")]
+    public static partial void ClientCertificateReloaded(ILogger logger, string subject, DateTime notAfter, string fingerprint);
+
+    [LoggerMessage(2024, LogLevel.Warning, "Client certificate not reloaded: {Reason}. Still presenting subject {Subject}, valid until {NotAfter:u}")]
+    public static partial void ClientCertificateNotReloaded(ILogger logger, string reason, string subject, DateTime notAfter);
+
     [LoggerMessage(2021, LogLevel.Warning, "Could not write the status file: {Reason}")]
     public static partial void StatusFileFailed(ILogger logger, string reason);
 }

@@ -96,7 +96,7 @@ internal sealed class AgentAdmission(
         var remote = context.Connection.RemoteIpAddress;
         var agent = certificate is null
             ? new AgentIdentity("address:" + ClientRateLimiter.PartitionOf(remote), remote, null)
-            : new AgentIdentity("cert:" + AgentCertificateValidator.Thumbprint(certificate), remote, AgentCertificateValidator.Describe(certificate));
+            : new AgentIdentity("cert:" + AgentCertificateValidator.IdentityOf(certificate), remote, AgentCertificateValidator.Describe(certificate));
 
         // An agent resuming its session holds its place already: no limit below applies to it.
         var resuming = Guid.TryParse(context.Request.Headers[AgentHeaders.Resume].ToString(), out var sessionId) && registry.HasSession(tunnel, sessionId);
@@ -155,8 +155,8 @@ internal sealed class AgentAdmission(
             return tunnel.AllowedIdentities.Count == 0 || AgentCertificateValidator.Matches(certificate, tunnel.AllowedIdentities);
         }
 
-        var thumbprint = AgentCertificateValidator.Thumbprint(certificate);
-        return tunnel.ClaimOwner(thumbprint) == thumbprint;
+        var identity = AgentCertificateValidator.IdentityOf(certificate);
+        return tunnel.ClaimOwner(identity) == identity;
     }
 
     /// <summary>Compares hashes in constant time, so the answer's timing says nothing about the secret.</summary>

@@ -99,10 +99,11 @@ internal sealed class TunnelEntry(TokenKey key, string? name)
     }
 
     /// <summary>
-    /// For a token-addressed tunnel under required agent certificates: the SHA-256 thumbprint of the
-    /// first agent that registered it. Other identities are refused while the gateway remembers the token.
+    /// For a token-addressed tunnel under required agent certificates: the certificate identity
+    /// (issuer and names, kept across renewals) of the first agent that registered it. Other identities
+    /// are refused while the gateway remembers the token.
     /// </summary>
-    public string? ClaimOwner(string thumbprint) => Interlocked.CompareExchange(ref _owner, thumbprint, null) ?? thumbprint;
+    public string? ClaimOwner(string identity) => Interlocked.CompareExchange(ref _owner, identity, null) ?? identity;
 
     /// <summary>What went through the tunnel.</summary>
     public TunnelTraffic Traffic { get; } = new();

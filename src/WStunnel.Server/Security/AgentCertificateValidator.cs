@@ -75,6 +75,20 @@ internal sealed class AgentCertificateValidator
 
     public static string Thumbprint(X509Certificate2 certificate) => certificate.GetCertHashString(HashAlgorithmName.SHA256);
 
+    /// <summary>
+    /// Who a certificate speaks for, the same across renewals: the names its (trusted) issuer gave it —
+    /// issuer, subject and DNS names — not its key or thumbprint, which a renewal changes. A certificate
+    /// that carries no names at all is known by its thumbprint.
+    /// </summary>
+    public static string IdentityOf(X509Certificate2 certificate)
+    {
+        var names = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(san => san.EnumerateDnsNames())
+            .Order(StringComparer.OrdinalIgnoreCase).ToList();
+        return certificate.Subject.Length == 0 && names.Count == 0
+            ? "sha256:" + Thumbprint(certificate)
+            : $"issuer:{certificate.Issuer}|subject:{certificate.Subject}|dns:{string.Join(',', names)}";
+    }
+
     /// <summary>Whether <paramref name="certificate"/> is one of <paramref name="identities"/> (thumbprint, subject or <c>dns:NAME</c>).</summary>
     public static bool Matches(X509Certificate2 certificate, IReadOnlyList<string> identities)
     {

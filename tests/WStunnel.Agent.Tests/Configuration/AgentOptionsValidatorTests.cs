@@ -82,6 +82,6 @@ public sealed class AgentOptionsValidatorTests
         Assert.Contains("ClientKeyFile is set without ClientCertificateFile", keyOnly, StringComparison.Ordinal);
 
         var missing = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", ClientCertificateFile = "/nonexistent/agent.pem", ClientKeyFile = "/nonexistent/agent.key" });
-        Assert.Contains("ClientCertificateFile '/nonexistent/agent.pem' cannot be loaded", missing, StringComparison.Ordinal);
+        Assert.Contains("ClientCertificateFile '/nonexistent/agent.pem' cannot be read", missing, StringComparison.Ordinal);
     }
 }
