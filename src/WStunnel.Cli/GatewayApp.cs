@@ -66,6 +66,7 @@ internal static class GatewayApp
             }
         });
         configure?.Invoke(builder);
+        var forwardedHeaders = GatewayForwardedHeaders.Read(builder.Configuration);
         var prometheus = builder.Configuration.GetValue<bool>("Metrics:Prometheus:Enabled");
         if (prometheus)
         {
@@ -79,6 +80,11 @@ internal static class GatewayApp
             .AddWStunnel();
 
         var app = builder.Build();
+        if (forwardedHeaders is not null)
+        {
+            app.UseForwardedHeaders(forwardedHeaders);
+        }
+
         app.MapWStunnel();
         app.MapWStunnelStatus();
         if (prometheus)

@@ -78,7 +78,7 @@ public sealed class ServerCertificateTests(TunnelFixture fixture) : IClassFixtur
     [Fact]
     public async Task Without_a_signal_the_files_are_checked_every_interval()
     {
-        using var directory = new ScratchDirectory();
+        using var directory = new TemporaryDirectory();
         var files = new PemCertificateFiles(Path.Combine(directory.Path, "cert.pem"), Path.Combine(directory.Path, "key.pem"));
         await WriteAsync(files, TestCertificate.Pem(fixture.Certificate.Server));
         var (certificate, fingerprint) = ServerCertificateReloader.LoadInitial(files);
@@ -97,7 +97,7 @@ public sealed class ServerCertificateTests(TunnelFixture fixture) : IClassFixtur
     [Fact]
     public async Task A_certificate_that_is_no_longer_valid_does_not_replace_a_valid_one_and_is_named_once()
     {
-        using var directory = new ScratchDirectory();
+        using var directory = new TemporaryDirectory();
         var files = new PemCertificateFiles(Path.Combine(directory.Path, "cert.pem"), Path.Combine(directory.Path, "key.pem"));
         await WriteAsync(files, TestCertificate.Pem(fixture.Certificate.Server));
         var (certificate, fingerprint) = ServerCertificateReloader.LoadInitial(files);
@@ -119,7 +119,7 @@ public sealed class ServerCertificateTests(TunnelFixture fixture) : IClassFixtur
     [Fact]
     public void A_certificate_meant_only_for_clients_is_refused_with_its_reason()
     {
-        using var directory = new ScratchDirectory();
+        using var directory = new TemporaryDirectory();
         var files = new PemCertificateFiles(Path.Combine(directory.Path, "cert.pem"), Path.Combine(directory.Path, "key.pem"));
         using var clientOnly = fixture.Certificate.IssueClientCertificate("client-only");
         File.Copy(clientOnly.CertificateFile, files.CertificateFile);
@@ -133,7 +133,7 @@ public sealed class ServerCertificateTests(TunnelFixture fixture) : IClassFixtur
     public async Task The_gateway_does_not_start_on_a_certificate_whose_key_does_not_match_and_says_so()
     {
         using var other = fixture.Certificate.IssueServerCertificate("localhost", loopbackAddress: true);
-        using var directory = new ScratchDirectory();
+        using var directory = new TemporaryDirectory();
         var cert = Path.Combine(directory.Path, "gateway.pem");
         var key = Path.Combine(directory.Path, "gateway.key");
         await File.WriteAllTextAsync(cert, TestCertificate.Pem(fixture.Certificate.Server).Certificate);
@@ -176,13 +176,6 @@ public sealed class ServerCertificateTests(TunnelFixture fixture) : IClassFixtur
             },
         });
         return presented;
-    }
-
-    private sealed class ScratchDirectory : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("wstunnel-certificate-").FullName;
-
-        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 
     /// <summary>A root CA, an intermediate CA it signed, and a server certificate the intermediate signed.</summary>

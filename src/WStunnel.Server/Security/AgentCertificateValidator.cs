@@ -1,5 +1,7 @@
+using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -40,12 +42,34 @@ internal sealed class AgentCertificateValidator
     public async Task<X509Certificate2?> PresentedAsync(HttpContext context)
     {
         var certificate = await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
-        if (certificate is not null || _forwardedHeader is null || !_forwardingProxies!.Contains(context.Connection.RemoteIpAddress))
+        if (certificate is not null || _forwardedHeader is null || !_forwardingProxies!.Contains(PeerOf(context)))
         {
             return certificate;
         }
 
         return ForwardedCertificate.TryParse(context.Request.Headers[_forwardedHeader].ToString());
+    }
+
+    /// <summary>
+    /// The address at the other end of the connection — the proxy itself, even where forwarded-headers
+    /// middleware has put the client's address (from the proxy's <c>X-Forwarded-For</c>) in
+    /// <c>RemoteIpAddress</c>. Without a socket (another transport) the application's view is all there is.
+    /// </summary>
+    private static IPAddress? PeerOf(HttpContext context)
+    {
+        try
+        {
+            if (context.Features.Get<IConnectionSocketFeature>()?.Socket.RemoteEndPoint is IPEndPoint peer)
+            {
+                return peer.Address;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection is gone; nothing will be served on it anyway.
+        }
+
+        return context.Connection.RemoteIpAddress;
     }
 
     /// <summary>Null when <paramref name="certificate"/> is acceptable, otherwise why not (no secrets in it).</summary>

@@ -31,8 +31,9 @@ internal sealed partial class GatewayProcess : IDisposable
     /// <param name="metrics">The standalone gateway's <c>Metrics</c> section, if any.</param>
     /// <param name="urls">The <c>--urls</c> argument; <see cref="Address"/> is its first HTTPS address.</param>
     /// <param name="pem">The <c>--cert</c> and <c>--cert-key</c> files' text, instead of <paramref name="certificate"/>'s server certificate.</param>
+    /// <param name="forwardedHeaders">The standalone gateway's <c>ForwardedHeaders</c> section, if any.</param>
     public static async Task<GatewayProcess> StartAsync(TestCertificate certificate, object? settings = null, object? kestrel = null, object? metrics = null, string urls = "https://127.0.0.1:0",
-        (string Certificate, string Key)? pem = null)
+        (string Certificate, string Key)? pem = null, object? forwardedHeaders = null)
     {
         var directory = Directory.CreateTempSubdirectory("wstunnel-gateway-").FullName;
         var cert = Path.Combine(directory, "gateway.pem");
@@ -41,7 +42,7 @@ internal sealed partial class GatewayProcess : IDisposable
         var (certificatePem, keyPem) = pem ?? TestCertificate.Pem(certificate.Server);
         await File.WriteAllTextAsync(cert, certificatePem);
         await File.WriteAllTextAsync(key, keyPem);
-        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new { WStunnel = settings ?? new { }, Kestrel = kestrel ?? new { }, Metrics = metrics ?? new { } }));
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new { WStunnel = settings ?? new { }, Kestrel = kestrel ?? new { }, Metrics = metrics ?? new { }, ForwardedHeaders = forwardedHeaders ?? new { } }));
 
         var process = CliProcess.Start(["server", "--urls", urls, "--cert", cert, "--cert-key", key, "--config", config]);
         try
