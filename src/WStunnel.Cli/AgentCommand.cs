@@ -39,6 +39,7 @@ internal static partial class AgentCommand
         var insecure = new Option<bool>("--insecure") { Description = "Do not verify the gateway's certificate (dangerous; logged loudly)." };
         var proxy = new Option<string?>("--proxy") { Description = "HTTP CONNECT proxy, http://[user:pass@]host:port. Default: HTTPS_PROXY / NO_PROXY." };
         var insecureTarget = new Option<bool>("--insecure-target") { Description = "Accept any certificate from an https:// target (a local server with a self-signed one)." };
+        var targetCaCert = new Option<FileInfo?>("--target-ca-cert") { Description = "PEM file of a private CA that signed an https:// target's certificate (its host name is still checked)." };
         var statusFile = new Option<FileInfo?>("--status-file") { Description = "JSON file kept up to date with the agent's state (connected, transport, since, last error)." };
         var config = new Option<FileInfo?>("--config") { Description = "JSON file with a WStunnelAgent section (default: ./appsettings.json when present); options given here override it." };
         var logFormat = CommonOptions.LogFormat();
@@ -55,7 +56,7 @@ internal static partial class AgentCommand
             """)
         {
             server, tokenFile, token, secretFile, clientCert, clientKey, target, allowTarget, transport, targetHttp2, caCert, insecure, proxy,
-            insecureTarget, statusFile, config, logFormat,
+            insecureTarget, targetCaCert, statusFile, config, logFormat,
         };
 
         command.SetAction(async (result, cancellationToken) =>
@@ -92,6 +93,7 @@ internal static partial class AgentCommand
                     options.CaCertificateFile = result.GetValue(caCert)?.FullName ?? options.CaCertificateFile;
                     options.Insecure |= result.GetValue(insecure);
                     options.InsecureTarget |= result.GetValue(insecureTarget);
+                    options.TargetCaCertificateFile = result.GetValue(targetCaCert)?.FullName ?? options.TargetCaCertificateFile;
                     options.Proxy = proxyUri ?? options.Proxy;
                     options.StatusFile = result.GetValue(statusFile)?.FullName ?? options.StatusFile;
                 },

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using WStunnel.Agent.Security;
 
 namespace WStunnel.Agent.Configuration;
 
@@ -85,6 +86,29 @@ internal sealed class AgentOptionsValidator : IValidateOptions<WStunnelAgentOpti
         if (options.CaCertificateFile is { } ca && !File.Exists(ca))
         {
             errors.Add($"{Section}:CaCertificateFile '{ca}' does not exist.");
+        }
+
+        if (options.TargetCaCertificateFile is { } targetCa)
+        {
+            if (!File.Exists(targetCa))
+            {
+                errors.Add($"{Section}:TargetCaCertificateFile '{targetCa}' does not exist.");
+            }
+            else if (options.InsecureTarget)
+            {
+                errors.Add($"{Section}:TargetCaCertificateFile is set together with InsecureTarget, which accepts any target certificate: choose one.");
+            }
+            else
+            {
+                try
+                {
+                    ServerCertificateValidator.FromFile(targetCa, "TargetCaCertificateFile");
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or System.Security.Cryptography.CryptographicException)
+                {
+                    errors.Add($"{Section}:{ex.Message}");
+                }
+            }
         }
 
         if (options.Proxy is { } proxy && (!proxy.IsAbsoluteUri || proxy.Scheme != "http"))

@@ -40,6 +40,12 @@ public sealed class WStunnelAgentOptions
     public bool InsecureTarget { get; set; }
 
     /// <summary>
+    /// A PEM file of CA certificates trusted for <c>https://</c> targets' certificates, in addition to
+    /// the system store (an internal CA); the target's host name must still match. Default: none.
+    /// </summary>
+    public string? TargetCaCertificateFile { get; set; }
+
+    /// <summary>
     /// A JSON file the agent keeps up to date with its state (connected, transport, since when, last
     /// error, reconnects), for monitoring scripts. Default: none.
     /// </summary>

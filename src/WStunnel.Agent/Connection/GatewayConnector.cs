@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using WStunnel.Agent.Configuration;
 using WStunnel.Agent.Diagnostics;
+using WStunnel.Agent.Security;
 using WStunnel.Protocol.Transports;
 using WStunnel.Protocol.Transports.LongPoll;
 
@@ -18,7 +19,7 @@ internal sealed class GatewayConnector : IDisposable
 {
     private readonly WStunnelAgentOptions _options;
     private readonly HttpMessageInvoker _invoker;
-    private readonly GatewayCertificateValidator? _validator;
+    private readonly ServerCertificateValidator? _validator;
     private readonly ClientCertificateSource? _clientCertificate;
     private readonly ILogger _logger;
 
@@ -33,7 +34,7 @@ internal sealed class GatewayConnector : IDisposable
         }
         else
         {
-            _validator = GatewayCertificateValidator.FromFile(options.CaCertificateFile);
+            _validator = ServerCertificateValidator.FromFile(options.CaCertificateFile);
         }
 
         if (options.Proxy is { } proxy)
@@ -77,7 +78,7 @@ internal sealed class GatewayConnector : IDisposable
         return handler;
     }
 
-    private bool Verify(GatewayCertificateValidator validator, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    private bool Verify(ServerCertificateValidator validator, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         if (validator.Validate(certificate, chain, errors, out var rejection))
         {

@@ -59,6 +59,9 @@ internal static partial class AgentLog
     [LoggerMessage(2024, LogLevel.Warning, "Client certificate not reloaded: {Reason}. Still presenting subject {Subject}, valid until {NotAfter:u}")]
     public static partial void ClientCertificateNotReloaded(ILogger logger, string reason, string subject, DateTime notAfter);
 
+    [LoggerMessage(2025, LogLevel.Error, "The certificate of target {Target} was rejected, so no request was sent to it: {Reason}")]
+    public static partial void TargetCertificateRejected(ILogger logger, string target, string reason);
+
     [LoggerMessage(2021, LogLevel.Warning, "Could not write the status file: {Reason}")]
     public static partial void StatusFileFailed(ILogger logger, string reason);
 }

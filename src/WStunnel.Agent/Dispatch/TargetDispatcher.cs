@@ -2,9 +2,11 @@ using System.Buffers;
 using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using WStunnel.Agent.Diagnostics;
+using WStunnel.Agent.Security;
 using WStunnel.Protocol.Frames;
 using WStunnel.Protocol.Http;
 using WStunnel.Protocol.Session;
@@ -54,12 +56,37 @@ internal sealed class TargetDispatcher : IDisposable
             ActivityHeadersPropagator = null, // the gateway's trace context arrives in the request's own headers
             ConnectTimeout = TimeSpan.FromSeconds(10),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            SslOptions = options.InsecureTarget
-#pragma warning disable CA5359 // The operator asked for it (InsecureTarget, the original's -insecure): a local server's self-signed certificate.
-                ? new System.Net.Security.SslClientAuthenticationOptions { RemoteCertificateValidationCallback = static (_, _, _, _) => true }
-#pragma warning restore CA5359
-                : new System.Net.Security.SslClientAuthenticationOptions(),
+            SslOptions = TargetTls(options),
         });
+    }
+
+    /// <summary>
+    /// How <c>https://</c> targets are verified: as any server, by the system's roots and
+    /// <see cref="WStunnelAgentOptions.TargetCaCertificateFile"/>; not at all with <see cref="WStunnelAgentOptions.InsecureTarget"/>.
+    /// </summary>
+    private SslClientAuthenticationOptions TargetTls(WStunnelAgentOptions options)
+    {
+        if (options.InsecureTarget)
+        {
+#pragma warning disable CA5359 // The operator asked for it (InsecureTarget, the original's -insecure): a local server's self-signed certificate.
+            return new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = static (_, _, _, _) => true };
+#pragma warning restore CA5359
+        }
+
+        var validator = ServerCertificateValidator.FromFile(options.TargetCaCertificateFile, "TargetCaCertificateFile");
+        return new SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
+            {
+                if (validator.Validate(certificate, chain, errors, out var rejection))
+                {
+                    return true;
+                }
+
+                AgentLog.TargetCertificateRejected(_logger, (sender as HttpRequestMessage)?.RequestUri?.GetLeftPart(UriPartial.Authority) ?? _origin, rejection);
+                return false;
+            },
+        };
     }
 
     /// <summary>Answers one stream; never throws, so no stream is left without an answer or a reset.</summary>

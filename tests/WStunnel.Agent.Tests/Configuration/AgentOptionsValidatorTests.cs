@@ -76,6 +76,27 @@ public sealed class AgentOptionsValidatorTests
     }
 
     [Fact]
+    public void A_CA_for_targets_must_exist_hold_certificates_and_not_come_with_InsecureTarget()
+    {
+        var missing = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", TargetCaCertificateFile = "/nonexistent/ca.pem" });
+        Assert.Contains("WStunnelAgent:TargetCaCertificateFile '/nonexistent/ca.pem' does not exist.", missing, StringComparison.Ordinal);
+
+        var empty = Path.GetTempFileName();
+        try
+        {
+            var noCertificates = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", TargetCaCertificateFile = empty });
+            Assert.Contains($"WStunnelAgent:TargetCaCertificateFile '{empty}' contains no PEM certificate.", noCertificates, StringComparison.Ordinal);
+
+            var both = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", TargetCaCertificateFile = empty, InsecureTarget = true });
+            Assert.Contains("TargetCaCertificateFile is set together with InsecureTarget", both, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(empty);
+        }
+    }
+
+    [Fact]
     public void A_client_certificate_must_load_with_its_private_key()
     {
         var keyOnly = Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", ClientKeyFile = "/x.key" });

@@ -3,30 +3,33 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace WStunnel.Agent.Connection;
+namespace WStunnel.Agent.Security;
 
 /// <summary>
-/// Verifies the gateway's certificate: the system's trust store, plus an optional private CA. The
-/// host name must always match; only the chain may be anchored in the private CA. A rejection says
-/// why, in words an operator can act on.
+/// Verifies a server's certificate — the gateway's, or an <c>https://</c> target's: the system's trust
+/// store, plus an optional private CA. The host name must always match; only the chain may be anchored
+/// in the private CA. A rejection says why, in words an operator can act on.
 /// </summary>
-internal sealed class GatewayCertificateValidator(X509Certificate2Collection? privateRoots)
+/// <param name="privateRoots">The private CA certificates, if any.</param>
+/// <param name="setting">The setting that named them, for messages.</param>
+internal sealed class ServerCertificateValidator(X509Certificate2Collection? privateRoots, string setting = "CaCertificateFile")
 {
-    public static GatewayCertificateValidator FromFile(string? caFile)
+    /// <summary>A validator trusting the CA certificates in <paramref name="caFile"/> (if any) besides the system's.</summary>
+    public static ServerCertificateValidator FromFile(string? caFile, string setting = "CaCertificateFile")
     {
         if (caFile is null)
         {
-            return new GatewayCertificateValidator(null);
+            return new ServerCertificateValidator(null, setting);
         }
 
         var roots = new X509Certificate2Collection();
         roots.ImportFromPemFile(caFile);
         return roots.Count == 0
-            ? throw new InvalidOperationException($"CaCertificateFile '{caFile}' contains no PEM certificate.")
-            : new GatewayCertificateValidator(roots);
+            ? throw new InvalidOperationException($"{setting} '{caFile}' contains no PEM certificate.")
+            : new ServerCertificateValidator(roots, setting);
     }
 
-    /// <summary>Whether to trust the gateway; when not, <paramref name="rejection"/> says why and which certificate it was.</summary>
+    /// <summary>Whether to trust the server; when not, <paramref name="rejection"/> says why and which certificate it was.</summary>
     public bool Validate(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, [NotNullWhen(false)] out string? rejection)
     {
         rejection = null;
@@ -37,7 +40,7 @@ internal sealed class GatewayCertificateValidator(X509Certificate2Collection? pr
 
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
-            rejection = "the gateway presented no certificate";
+            rejection = "the server presented no certificate";
             return false;
         }
 
@@ -48,7 +51,7 @@ internal sealed class GatewayCertificateValidator(X509Certificate2Collection? pr
         var problems = new List<string>(2);
         if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
         {
-            problems.Add($"it is not issued for the host the agent dialled (RemoteCertificateNameMismatch; it names {NamesOf(leaf)})");
+            problems.Add($"it is not issued for the host the agent connected to (RemoteCertificateNameMismatch; it names {NamesOf(leaf)})");
         }
 
         if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
@@ -59,7 +62,7 @@ internal sealed class GatewayCertificateValidator(X509Certificate2Collection? pr
             }
             else if (!ChainsToPrivateRoot(leaf, chain, out var status))
             {
-                problems.Add($"its chain leads neither to a root this machine trusts nor to the CA in CaCertificateFile ({status})");
+                problems.Add($"its chain leads neither to a root this machine trusts nor to the CA in {setting} ({status})");
             }
         }
 

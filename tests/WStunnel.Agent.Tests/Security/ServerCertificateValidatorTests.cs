@@ -2,18 +2,18 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using WStunnel.Agent.Connection;
+using WStunnel.Agent.Security;
 
-namespace WStunnel.Agent.Tests.Connection;
+namespace WStunnel.Agent.Tests.Security;
 
-public sealed class GatewayCertificateValidatorTests
+public sealed class ServerCertificateValidatorTests
 {
     [Fact]
     public void A_certificate_from_the_private_CA_is_accepted_despite_an_untrusted_chain()
     {
         using var ca = CreateCa("CN=Private CA");
         using var leaf = CreateLeaf(ca, "localhost");
-        var validator = new GatewayCertificateValidator([ca]);
+        var validator = new ServerCertificateValidator([ca]);
         Assert.True(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors, out var rejection));
         Assert.Null(rejection);
     }
@@ -24,7 +24,7 @@ public sealed class GatewayCertificateValidatorTests
         using var ca = CreateCa("CN=Private CA");
         using var other = CreateCa("CN=Someone else");
         using var leaf = CreateLeaf(other, "localhost");
-        var validator = new GatewayCertificateValidator([ca]);
+        var validator = new ServerCertificateValidator([ca]);
         Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors, out var rejection));
         Assert.Contains("nor to the CA in CaCertificateFile (PartialChain", rejection, StringComparison.Ordinal);
         Assert.Contains("issuer CN=Someone else", rejection, StringComparison.Ordinal);
@@ -36,18 +36,18 @@ public sealed class GatewayCertificateValidatorTests
     {
         using var ca = CreateCa("CN=Private CA");
         using var leaf = CreateLeaf(ca, "elsewhere.example.com");
-        var validator = new GatewayCertificateValidator([ca]);
+        var validator = new ServerCertificateValidator([ca]);
         Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNameMismatch, out var rejection));
-        Assert.Contains("not issued for the host the agent dialled (RemoteCertificateNameMismatch; it names elsewhere.example.com, 127.0.0.1)", rejection, StringComparison.Ordinal);
+        Assert.Contains("not issued for the host the agent connected to (RemoteCertificateNameMismatch; it names elsewhere.example.com, 127.0.0.1)", rejection, StringComparison.Ordinal);
         Assert.DoesNotContain("CaCertificateFile", rejection, StringComparison.Ordinal); // its chain is fine
     }
 
     [Fact]
     public void No_certificate_at_all_is_refused()
     {
-        var validator = new GatewayCertificateValidator(null);
+        var validator = new ServerCertificateValidator(null);
         Assert.False(validator.Validate(null, null, SslPolicyErrors.RemoteCertificateNotAvailable, out var rejection));
-        Assert.Equal("the gateway presented no certificate", rejection);
+        Assert.Equal("the server presented no certificate", rejection);
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class GatewayCertificateValidatorTests
     {
         using var ca = CreateCa("CN=Private CA");
         using var leaf = CreateLeaf(ca, "localhost");
-        var validator = new GatewayCertificateValidator(null);
+        var validator = new ServerCertificateValidator(null);
         Assert.False(validator.Validate(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors, out var rejection));
         Assert.Contains("does not lead to a root this machine trusts", rejection, StringComparison.Ordinal);
         Assert.True(validator.Validate(leaf, null, SslPolicyErrors.None, out _));
@@ -67,7 +67,7 @@ public sealed class GatewayCertificateValidatorTests
         var file = Path.GetTempFileName();
         try
         {
-            var error = Assert.Throws<InvalidOperationException>(() => GatewayCertificateValidator.FromFile(file));
+            var error = Assert.Throws<InvalidOperationException>(() => ServerCertificateValidator.FromFile(file));
             Assert.Contains("contains no PEM certificate", error.Message, StringComparison.Ordinal);
         }
         finally
