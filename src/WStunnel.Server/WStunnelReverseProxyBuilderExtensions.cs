@@ -61,6 +61,7 @@ public static class WStunnelReverseProxyBuilderExtensions
         services.AddHealthChecks().AddCheck<TunnelGatewayHealthCheck>("wstunnel");
         services.AddHostedService<TunnelShutdownService>();
         services.AddHostedService<ForwarderFactoryCheck>();
+        services.AddHostedService<WStunnelConfigurationWatcher>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, WebSocketsStartupFilter>());
         builder.AddTransforms<TunnelTransformProvider>();
         DecorateClientFactory(services);

@@ -7,33 +7,22 @@ namespace WStunnel.Server.Addressing;
 
 /// <summary>
 /// Publishes the few catch-all routes that token addressing needs, beside the user's own YARP
-/// configuration. They change only when the <c>WStunnel</c> section does: agents connecting and
-/// leaving never rebuild YARP's configuration.
+/// configuration. They are built once from the <c>WStunnel</c> section, which applies for the
+/// process's life (<see cref="Configuration.WStunnelConfigurationWatcher"/> says so when it changes):
+/// agents connecting and leaving never rebuild YARP's configuration.
 /// </summary>
-internal sealed class TokenRoutesConfigProvider : IProxyConfigProvider, IDisposable
+internal sealed class TokenRoutesConfigProvider : IProxyConfigProvider
 {
     public const string ClusterId = "wstunnel-tokens";
     public const string FormMetadataKey = "WStunnel.Addressing";
     public const string DestinationAddress = "wstunnel://token-addressed/";
     private const string CatchAll = "/{**wstunnel-path}";
 
-    private readonly IDisposable? _subscription;
-    private volatile Snapshot _snapshot;
+    private readonly Snapshot _snapshot;
 
-    public TokenRoutesConfigProvider(IOptionsMonitor<WStunnelOptions> options)
-    {
-        _snapshot = Build(options.CurrentValue);
-        _subscription = options.OnChange(updated =>
-        {
-            var old = _snapshot;
-            _snapshot = Build(updated);
-            old.Signal();
-        });
-    }
+    public TokenRoutesConfigProvider(IOptions<WStunnelOptions> options) => _snapshot = Build(options.Value);
 
     public IProxyConfig GetConfig() => _snapshot;
-
-    public void Dispose() => _subscription?.Dispose();
 
     internal static Snapshot Build(WStunnelOptions options)
     {
@@ -81,17 +70,13 @@ internal sealed class TokenRoutesConfigProvider : IProxyConfigProvider, IDisposa
         Metadata = new Dictionary<string, string> { [FormMetadataKey] = form.ToString() },
     };
 
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "A change source without timers; it is signalled once and collected with the snapshot.")]
     internal sealed class Snapshot(IReadOnlyList<RouteConfig> routes, IReadOnlyList<ClusterConfig> clusters) : IProxyConfig
     {
-        private readonly CancellationTokenSource _changed = new();
-
         public IReadOnlyList<RouteConfig> Routes { get; } = routes;
 
         public IReadOnlyList<ClusterConfig> Clusters { get; } = clusters;
 
-        public IChangeToken ChangeToken => new CancellationChangeToken(_changed.Token);
-
-        public void Signal() => _changed.Cancel();
+        /// <summary>Never signalled: these routes do not change while the process runs.</summary>
+        public IChangeToken ChangeToken { get; } = new CancellationChangeToken(CancellationToken.None);
     }
 }

@@ -78,6 +78,12 @@ internal static partial class ServerLog
     [LoggerMessage(1025, LogLevel.Information, "Agents connect through the HTTP endpoint, not directly: {Reason}")]
     public static partial void DirectAgentConnectionsUnavailable(ILogger logger, string reason);
 
+    [LoggerMessage(1027, LogLevel.Warning, "The WStunnel configuration section changed while the gateway runs; WStunnel applies its settings (tunnels, tokens, limits) at the next start, while routes in ReverseProxy apply at once")]
+    public static partial void ConfigurationChanged(ILogger logger);
+
+    [LoggerMessage(1028, LogLevel.Error, "The WStunnel configuration section changed while the gateway runs, and the gateway would not start with it: {Failures} WStunnel goes on with the settings it started with")]
+    public static partial void ConfigurationChangedInvalid(ILogger logger, string failures);
+
     [LoggerMessage(1026, LogLevel.Debug, "Connection from {RemoteAddress} ended before an agent upgrade was answered: {Reason}")]
     public static partial void DirectConnectionEnded(ILogger logger, IPAddress? remoteAddress, string reason);
 }

@@ -19,6 +19,9 @@ internal sealed partial class GatewayProcess : IDisposable
     /// <summary>The <c>--cert</c> file, which a test may rewrite as a renewal would.</summary>
     public string CertificateFile => Path.Combine(_directory, "gateway.pem");
 
+    /// <summary>The <c>--config</c> file, which the gateway watches for changes.</summary>
+    public string ConfigFile => Path.Combine(_directory, "appsettings.json");
+
     /// <summary>The <c>--cert-key</c> file.</summary>
     public string KeyFile => Path.Combine(_directory, "gateway.key");
 
