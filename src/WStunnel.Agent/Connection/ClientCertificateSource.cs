@@ -13,15 +13,15 @@ namespace WStunnel.Agent.Connection;
 /// without a restart. Files that do not make a usable certificate leave the current one in place,
 /// with one warning per version of the files.
 /// </summary>
-internal sealed class ClientCertificateSource
+internal sealed class ClientCertificateSource : IDisposable
 {
     private readonly WStunnelAgentOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly Lock _refreshing = new();
     private X509Certificate2 _current;
     private string _loaded;
     private string? _refused;
-    private readonly Lock _refreshing = new();
 
     private ClientCertificateSource(WStunnelAgentOptions options, ILogger logger, TimeProvider time, X509Certificate2 current, string loaded)
     {
@@ -106,6 +106,9 @@ internal sealed class ClientCertificateSource
         AgentLog.ClientCertificateReloaded(_logger, replacement.Subject, replacement.NotAfter.ToUniversalTime(), replacement.GetCertHashString(HashAlgorithmName.SHA256));
         return true;
     }
+
+    /// <summary>Frees the certificate in use; those it replaced were left to the collector.</summary>
+    public void Dispose() => Current.Dispose();
 
     private void Refuse(string reason)
     {

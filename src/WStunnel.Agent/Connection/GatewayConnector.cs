@@ -159,7 +159,11 @@ internal sealed class GatewayConnector : IDisposable
         return headers;
     }
 
-    public void Dispose() => _invoker.Dispose();
+    public void Dispose()
+    {
+        _invoker.Dispose();
+        _clientCertificate?.Dispose();
+    }
 
     internal static Uri TunnelEndpoint(Uri server)
     {

@@ -54,10 +54,11 @@ internal sealed class PemCertificateFiles(string certificateFile, string keyFile
             throw new CertificateFileException($"'{CertificateFile}' with the key '{KeyFile}' is not a PEM certificate and its private key: {ex.Message}", ex);
         }
 
-        foreach (var intermediate in chain.Where(c => c.RawDataMemory.Span.SequenceEqual(certificate.RawDataMemory.Span)).ToList())
+        // The collection holds every certificate in the file: the intermediates are the rest.
+        foreach (var copy in chain.Where(c => c.RawDataMemory.Span.SequenceEqual(certificate.RawDataMemory.Span)).ToList())
         {
-            chain.Remove(intermediate);
-            intermediate.Dispose();
+            chain.Remove(copy);
+            copy.Dispose();
         }
 
         if (certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().FirstOrDefault() is { } usages

@@ -93,15 +93,19 @@ internal sealed partial class ServerCertificateReloader : BackgroundService
             try
             {
                 context = _files.Load(contents);
-                if (PemCertificateFiles.NotValidAt(context.TargetCertificate, _time.GetUtcNow()) is { } invalid)
-                {
-                    throw new CertificateFileException($"'{_files.CertificateFile}' holds a certificate that is not valid now: {invalid}");
-                }
             }
             catch (CertificateFileException ex)
             {
                 _refused = contents.Fingerprint; // said once for this version of the files
                 Refuse(ex.Message);
+                return false;
+            }
+
+            if (PemCertificateFiles.NotValidAt(context.TargetCertificate, _time.GetUtcNow()) is { } invalid)
+            {
+                _refused = contents.Fingerprint;
+                Refuse($"'{_files.CertificateFile}' holds a certificate that is not valid now: {invalid}");
+                context.TargetCertificate.Dispose();
                 return false;
             }
 

@@ -73,9 +73,11 @@ internal sealed class WStunnelConfigurationWatcher(
         {
             return [.. ex.Failures];
         }
-        catch (InvalidOperationException ex)
+#pragma warning disable CA1031 // A callback on the configuration's reload thread: whatever goes wrong is reported, never thrown there.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
-            return [ex.Message]; // a value the binder cannot convert
+            return [ex.Message]; // a value the binder cannot convert, a file a validator cannot read
         }
     }
 
