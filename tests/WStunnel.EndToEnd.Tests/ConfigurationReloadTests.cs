@@ -4,8 +4,9 @@ using WStunnel.EndToEnd.Tests.Infrastructure;
 namespace WStunnel.EndToEnd.Tests;
 
 /// <summary>
-/// The gateway's configuration file changes while it runs: YARP's routes apply at once, the WStunnel
-/// section at the next start — and the log says so, and says when the next start would fail.
+/// The gateway's configuration file changes while it runs: YARP's routes and WStunnel's tunnels apply
+/// at once, WStunnel's other settings at the next start — and the log says so, and says when the next
+/// start would fail.
 /// </summary>
 public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixture<TunnelFixture>
 {
@@ -20,7 +21,7 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
 
         await RewriteAsync(gateway, new { WStunnel = new { HostSuffixes = new[] { "second.test" } } });
 
-        Assert.Contains("applies its settings (tunnels, tokens, limits) at the next start", await gateway.Process.WaitForOutputAsync("[1027]", Patience), StringComparison.Ordinal);
+        Assert.Contains("they apply at the next start", await gateway.Process.WaitForOutputAsync("[1027]", Patience), StringComparison.Ordinal);
         using var client = fixture.Certificate.CreateClient(gateway.Address);
         Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200"));
     }
@@ -50,6 +51,85 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
         await gateway.Process.WaitForOutputAsync("[1028]", Patience);
         Assert.DoesNotContain("[1027]", gateway.Process.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_tunnel_and_its_route_added_to_the_file_serve_at_once_while_other_tunnels_keep_their_sessions()
+    {
+        var first = "first-tunnel-" + Guid.NewGuid().ToString("N");
+        var late = "late-tunnel-" + Guid.NewGuid().ToString("N");
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, settings: Locked(("first", first, null)));
+        var firstLog = new ListLogger();
+        await using var firstAgent = await StartAgentAsync(gateway, first, secret: null, firstLog, waitForTunnel: true);
+        var lateLog = new ListLogger();
+        await using var lateAgent = await StartAgentAsync(gateway, late, secret: null, lateLog, waitForTunnel: false);
+        Assert.Contains("403", await lateLog.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal); // not configured yet
+
+        await RewriteAsync(gateway, new
+        {
+            WStunnel = Locked(("first", first, null), ("late", late, null)),
+            ReverseProxy = Route("late"),
+        });
+
+        Assert.Contains("Tunnel late added", await gateway.Process.WaitForOutputAsync("[1029]", Patience), StringComparison.Ordinal);
+        await lateAgent.WaitForTunnelAsync(); // its next attempt is admitted
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        Assert.Equal("status 200", await client.GetStringAsync("/late/status/200"));
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{first}/status/200"));
+        Assert.Single(firstLog.Lines, line => line.Contains("Tunnel open", StringComparison.Ordinal)); // untouched
+        Assert.DoesNotContain("[1027]", gateway.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_tunnel_whose_secret_changes_asks_its_agent_back_and_admits_only_the_new_secret()
+    {
+        var token = "rotated-tunnel-" + Guid.NewGuid().ToString("N");
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, settings: Locked(("rotated", token, "old-secret-0123456789")));
+        var oldLog = new ListLogger();
+        await using var oldAgent = await StartAgentAsync(gateway, token, "old-secret-0123456789", oldLog, waitForTunnel: true);
+
+        await RewriteAsync(gateway, new { WStunnel = Locked(("rotated", token, "new-secret-0123456789")) });
+
+        await gateway.Process.WaitForOutputAsync("[1030]", Patience);
+        Assert.Contains("403", await oldLog.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal); // asked back, and refused
+        await using var newAgent = await StartAgentAsync(gateway, token, "new-secret-0123456789", new ListLogger(), waitForTunnel: true);
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200"));
+    }
+
+    [Fact]
+    public async Task A_tunnel_removed_from_the_file_lets_its_agent_go()
+    {
+        var token = "removed-tunnel-" + Guid.NewGuid().ToString("N");
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, settings: Locked(("removed", token, null)));
+        var log = new ListLogger();
+        await using var agent = await StartAgentAsync(gateway, token, secret: null, log, waitForTunnel: true);
+
+        await RewriteAsync(gateway, new { WStunnel = Locked() });
+
+        await gateway.Process.WaitForOutputAsync("[1031]", Patience);
+        Assert.Contains("403", await log.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal);
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await client.GetAsync($"/_token/{token}/status/200")).StatusCode);
+    }
+
+    /// <summary>A gateway that admits only its configured tunnels: (name, token, agent secret).</summary>
+    private static Dictionary<string, object> Locked(params (string Name, string Token, string? Secret)[] tunnels) => new()
+    {
+        ["AllowUnlistedTokens"] = false,
+        ["Tunnels"] = tunnels.ToDictionary(t => t.Name, t => (object)(t.Secret is null ? new { t.Token } : new { t.Token, AgentSecret = t.Secret })),
+    };
+
+    private static object Route(string tunnel) => new
+    {
+        Routes = new Dictionary<string, object>
+        {
+            [tunnel] = new { ClusterId = tunnel, Match = new { Path = $"/{tunnel}/{{**rest}}" }, Transforms = new[] { new { PathRemovePrefix = $"/{tunnel}" } } },
+        },
+        Clusters = new Dictionary<string, object> { [tunnel] = new { Destinations = new { agent = new { Address = $"wstunnel://{tunnel}" } } } },
+    };
+
+    private Task<RunningAgent> StartAgentAsync(GatewayProcess gateway, string token, string? secret, ListLogger log, bool waitForTunnel) =>
+        RunningAgent.StartAsync(TunnelFixture.AgentServer(gateway.Address), token, fixture.Backend.Address, fixture.Certificate.CaFile, o => o.Secret = secret, waitForTunnel, log);
 
     private static async Task RewriteAsync(GatewayProcess gateway, object configuration)
     {

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WStunnel.Protocol.Http;
@@ -22,7 +24,8 @@ internal sealed class TunnelTransformProvider(
     TunnelRegistry registry,
     ClientRateLimiter rateLimiter,
     IOptions<WStunnelOptions> options,
-    ILogger<TunnelTransformProvider> logger) : ITransformProvider
+    ILogger<TunnelTransformProvider> logger,
+    IServiceProvider services) : ITransformProvider
 {
     internal const string NotFoundMessage = "No tunnel is registered for this address.\n";
     internal const string TooManyUnknownMessage = "Too many requests for unknown tunnels from this address.\n";
@@ -40,13 +43,20 @@ internal sealed class TunnelTransformProvider(
                 continue;
             }
 
-            if (!Uri.TryCreate(destination.Address, UriKind.Absolute, out var uri) || !registry.IsNamed(uri.Host))
+            if (!Uri.TryCreate(destination.Address, UriKind.Absolute, out var uri) || !(registry.IsNamed(uri.Host) || ConfiguredNow(uri.Host)))
             {
                 context.Errors.Add(new ArgumentException(
                     $"Destination '{id}' of cluster '{context.Cluster.ClusterId}' targets '{destination.Address}', but no tunnel of that name is configured under {WStunnelOptions.SectionName}:Tunnels."));
             }
         }
     }
+
+    /// <summary>
+    /// Whether the configuration names the tunnel now: a route and its tunnel added in one change are
+    /// validated by YARP before or after the registry takes the tunnel up, whichever comes first.
+    /// </summary>
+    private bool ConfiguredNow(string name) =>
+        services.GetService<IConfiguration>()?.GetSection($"{WStunnelOptions.SectionName}:Tunnels:{name}").Exists() == true;
 
     public void Apply(TransformBuilderContext context)
     {

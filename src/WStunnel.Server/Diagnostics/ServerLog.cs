@@ -78,11 +78,20 @@ internal static partial class ServerLog
     [LoggerMessage(1025, LogLevel.Information, "Agents connect through the HTTP endpoint, not directly: {Reason}")]
     public static partial void DirectAgentConnectionsUnavailable(ILogger logger, string reason);
 
-    [LoggerMessage(1027, LogLevel.Warning, "The WStunnel configuration section changed while the gateway runs; WStunnel applies its settings (tunnels, tokens, limits) at the next start, while routes in ReverseProxy apply at once")]
+    [LoggerMessage(1027, LogLevel.Warning, "WStunnel settings other than Tunnels changed while the gateway runs; they apply at the next start (tunnels and routes in ReverseProxy apply at once)")]
     public static partial void ConfigurationChanged(ILogger logger);
 
-    [LoggerMessage(1028, LogLevel.Error, "The WStunnel configuration section changed while the gateway runs, and the gateway would not start with it: {Failures} WStunnel goes on with the settings it started with")]
+    [LoggerMessage(1028, LogLevel.Error, "The WStunnel configuration section changed while the gateway runs, and the gateway would not start with it: {Failures} Nothing of the change applies; WStunnel goes on as it was")]
     public static partial void ConfigurationChangedInvalid(ILogger logger, string failures);
+
+    [LoggerMessage(1029, LogLevel.Information, "Tunnel {Tunnel} added by the configuration; its agents may connect")]
+    public static partial void TunnelAdded(ILogger logger, string tunnel);
+
+    [LoggerMessage(1030, LogLevel.Information, "Tunnel {Tunnel} changed in the configuration; its agents are asked to come back, to be admitted by the new rules, and waiting requests wait for them")]
+    public static partial void TunnelChanged(ILogger logger, string tunnel);
+
+    [LoggerMessage(1031, LogLevel.Information, "Tunnel {Tunnel} removed from the configuration; its agents are asked to leave once their requests in flight finish")]
+    public static partial void TunnelRemoved(ILogger logger, string tunnel);
 
     [LoggerMessage(1026, LogLevel.Debug, "Connection from {RemoteAddress} ended before an agent upgrade was answered: {Reason}")]
     public static partial void DirectConnectionEnded(ILogger logger, IPAddress? remoteAddress, string reason);

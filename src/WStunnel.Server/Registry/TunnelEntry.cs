@@ -7,7 +7,10 @@ namespace WStunnel.Server.Registry;
 /// now — one, or up to <see cref="MaxAgents"/> when the operator made the tunnel a pool. The entry
 /// outlives sessions, so a reconnecting agent takes the same place.
 /// </summary>
-internal sealed class TunnelEntry(TokenKey key, string? name)
+/// <param name="key">The token's key.</param>
+/// <param name="name">The configured name, or null for a token-addressed tunnel.</param>
+/// <param name="queue">The line of waiting requests, when this entry takes over from one the configuration replaced.</param>
+internal sealed class TunnelEntry(TokenKey key, string? name, TunnelWaitQueue? queue = null)
 {
     private readonly Lock _lock = new();
     private TunnelSession[] _sessions = [];
@@ -109,12 +112,25 @@ internal sealed class TunnelEntry(TokenKey key, string? name)
     public TunnelTraffic Traffic { get; } = new();
 
     /// <summary>Requests waiting for this tunnel's agent.</summary>
-    public TunnelWaitQueue Queue { get; } = new();
+    public TunnelWaitQueue Queue { get; } = queue ?? new();
 
     /// <summary>When the last agent left; null while one is connected or before any connected.</summary>
     public DateTimeOffset? DisconnectedAt { get; private set; }
 
     public bool EverConnected { get; private set; }
+
+    /// <summary>
+    /// A configuration change put this entry in place of <paramref name="previous"/>, whose agents are
+    /// told to come back: requests wait for them as for an agent that just left.
+    /// </summary>
+    public void Succeed(TunnelEntry previous, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            EverConnected = previous.EverConnected;
+            DisconnectedAt = previous.Sessions.Count > 0 ? now : previous.DisconnectedAt;
+        }
+    }
 
     /// <summary>
     /// Makes <paramref name="session"/> serve this tunnel (again, after a resume). It joins a pool; in a

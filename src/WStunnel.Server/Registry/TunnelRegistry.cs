@@ -16,7 +16,8 @@ namespace WStunnel.Server.Registry;
 internal sealed class TunnelRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<TokenKey, TunnelEntry> _byToken = new();
-    private readonly FrozenDictionary<string, TunnelEntry> _byName;
+    private readonly Lock _reconfiguring = new();
+    private volatile FrozenDictionary<string, TunnelEntry> _byName = FrozenDictionary<string, TunnelEntry>.Empty;
     private readonly ConcurrentDictionary<Guid, RegisteredSession> _sessions = new();
     private readonly ConcurrentDictionary<string, int> _sessionsByIdentity = new();
     private readonly WStunnelOptions _options;
@@ -30,22 +31,94 @@ internal sealed class TunnelRegistry : IDisposable
         _options = options.Value;
         _time = time;
         Stopping = _stopping.Token;
-        var named = new Dictionary<string, TunnelEntry>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (name, tunnel) in _options.Tunnels)
-        {
-            var entry = new TunnelEntry(TokenKey.From(TunnelSecretSource.ReadToken(tunnel)), name)
-            {
-                AgentSecretHash = TunnelSecretSource.ReadAgentSecret(tunnel) is { } secret ? SHA256.HashData(Encoding.UTF8.GetBytes(secret)) : null,
-                AllowedIdentities = [.. tunnel.AgentIdentities],
-                MaxAgents = tunnel.MaxAgents,
-                Balancing = Enum.Parse<PoolBalancing>(tunnel.LoadBalancingPolicy, ignoreCase: true),
-            };
-            named[name] = entry;
-            _byToken[entry.Key] = entry;
-        }
-
-        _byName = named.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        Reconfigure(_options.Tunnels);
     }
+
+    /// <summary>
+    /// Makes the named tunnels those of <paramref name="tunnels"/> (the configuration changed). A tunnel
+    /// whose token, secret, identities or pool settings changed gets a new entry, which takes over its
+    /// waiting requests; the entries it replaced, those removed, and a token-addressed tunnel whose token
+    /// a new named tunnel takes are returned retired — their agents are to be told to come back, to be
+    /// admitted by the new rules. Unchanged tunnels keep their entries and sessions.
+    /// </summary>
+    public TunnelsReconfigured Reconfigure(IDictionary<string, WStunnelTunnelOptions> tunnels)
+    {
+        ArgumentNullException.ThrowIfNull(tunnels);
+        lock (_reconfiguring)
+        {
+            var now = _time.GetUtcNow();
+            var current = _byName;
+            var next = new Dictionary<string, TunnelEntry>(StringComparer.OrdinalIgnoreCase);
+            var result = new TunnelsReconfigured();
+            foreach (var (name, tunnel) in tunnels)
+            {
+                var previous = current.GetValueOrDefault(name);
+                var candidate = NewEntry(name, tunnel, previous?.Queue);
+                if (previous is not null && SameRules(previous, candidate))
+                {
+                    next[name] = previous;
+                    continue;
+                }
+
+                if (previous is null)
+                {
+                    result.Added.Add(name);
+                }
+                else
+                {
+                    candidate.Succeed(previous, now);
+                    result.Changed.Add(name);
+                    result.Retired.Add(previous);
+                }
+
+                next[name] = candidate;
+            }
+
+            foreach (var (name, entry) in current)
+            {
+                if (!next.ContainsKey(name))
+                {
+                    result.Removed.Add(name);
+                    result.Retired.Add(entry);
+                }
+            }
+
+            foreach (var retired in result.Retired)
+            {
+                _byToken.TryRemove(new KeyValuePair<TokenKey, TunnelEntry>(retired.Key, retired));
+            }
+
+            foreach (var entry in next.Values)
+            {
+                var displaced = _byToken.GetValueOrDefault(entry.Key);
+                if (displaced is { Name: null })
+                {
+                    result.Retired.Add(displaced); // its agent comes back to the named tunnel that now owns the token
+                }
+
+                _byToken[entry.Key] = entry;
+            }
+
+            _byName = next.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+            return result;
+        }
+    }
+
+    private static TunnelEntry NewEntry(string name, WStunnelTunnelOptions tunnel, TunnelWaitQueue? queue) =>
+        new(TokenKey.From(TunnelSecretSource.ReadToken(tunnel)), name, queue)
+        {
+            AgentSecretHash = TunnelSecretSource.ReadAgentSecret(tunnel) is { } secret ? SHA256.HashData(Encoding.UTF8.GetBytes(secret)) : null,
+            AllowedIdentities = [.. tunnel.AgentIdentities],
+            MaxAgents = tunnel.MaxAgents,
+            Balancing = Enum.Parse<PoolBalancing>(tunnel.LoadBalancingPolicy, ignoreCase: true),
+        };
+
+    private static bool SameRules(TunnelEntry a, TunnelEntry b) =>
+        a.Key.Equals(b.Key)
+        && (a.AgentSecretHash is null ? b.AgentSecretHash is null : b.AgentSecretHash is not null && a.AgentSecretHash.AsSpan().SequenceEqual(b.AgentSecretHash))
+        && a.AllowedIdentities.SequenceEqual(b.AllowedIdentities, StringComparer.Ordinal)
+        && a.MaxAgents == b.MaxAgents
+        && a.Balancing == b.Balancing;
 
     /// <summary>The tunnel a request's token addresses, or null when the gateway does not know the token.</summary>
     public TunnelEntry? FindByToken(string token)
