@@ -90,13 +90,16 @@ internal sealed class TunnelRegistry : IDisposable
 
             foreach (var entry in next.Values)
             {
-                var displaced = _byToken.GetValueOrDefault(entry.Key);
+                TunnelEntry? displaced = null;
+                _byToken.AddOrUpdate(entry.Key, entry, (_, existing) =>
+                {
+                    displaced = existing; // the last call's is the one replaced, even if a registration raced it
+                    return entry;
+                });
                 if (displaced is { Name: null })
                 {
                     result.Retired.Add(displaced); // its agent comes back to the named tunnel that now owns the token
                 }
-
-                _byToken[entry.Key] = entry;
             }
 
             _byName = next.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
