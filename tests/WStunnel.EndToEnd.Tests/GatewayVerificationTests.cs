@@ -53,7 +53,7 @@ public sealed class GatewayVerificationTests(TunnelFixture fixture) : IClassFixt
             options.ClientKeyFile = clientCertificate?.KeyFile;
         }, waitForTunnel: false, logger: log);
 
-        var rejection = await log.WaitForAsync("was rejected, so the agent's token was not sent");
+        var rejection = await log.WaitForAsync("was rejected, so the agent sent it nothing");
         Assert.True(rejection.Contains(reason, StringComparison.Ordinal), rejection);
         await log.WaitForAsync("Could not open the tunnel"); // and it tries again later, as after any failure
         Assert.DoesNotContain(log.Lines, line => line.Contains(token, StringComparison.Ordinal));

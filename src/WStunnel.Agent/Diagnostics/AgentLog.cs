@@ -50,7 +50,7 @@ internal static partial class AgentLog
     [LoggerMessage(2020, LogLevel.Information, "Agent stopping: letting {Count} requests finish within {GracePeriod}")]
     public static partial void Stopping(ILogger logger, int count, TimeSpan gracePeriod);
 
-    [LoggerMessage(2022, LogLevel.Error, "The certificate of {Server} was rejected, so the agent's token was not sent: {Reason}")]
+    [LoggerMessage(2022, LogLevel.Error, "The certificate of {Server} was rejected, so the agent sent it nothing, no credentials either: {Reason}")]
     public static partial void GatewayCertificateRejected(ILogger logger, Uri server, string reason);
 
     [LoggerMessage(2023, LogLevel.Information, "Client certificate reloaded: subject {Subject}, valid until {NotAfter:u}, SHA-256 {Fingerprint}; presented from the next connection on")]
