@@ -73,7 +73,7 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
         Assert.Contains("Tunnel late added", await gateway.Process.WaitForOutputAsync("[1029]", Patience), StringComparison.Ordinal);
         await lateAgent.WaitForTunnelAsync(); // its next attempt is admitted
         using var client = fixture.Certificate.CreateClient(gateway.Address);
-        Assert.Equal("status 200", await client.GetStringAsync("/late/status/200"));
+        Assert.Equal("status 200", await GetOnceRoutedAsync(client, "/late/status/200")); // YARP applies its new routes on its own schedule
         Assert.Equal("status 200", await client.GetStringAsync($"/_token/{first}/status/200"));
         Assert.Single(firstLog.Lines, line => line.Contains("Tunnel open", StringComparison.Ordinal)); // untouched
         Assert.DoesNotContain("[1027]", gateway.Process.Output, StringComparison.Ordinal);
@@ -94,6 +94,28 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
         await using var newAgent = await StartAgentAsync(gateway, token, "new-secret-0123456789", new ListLogger(), waitForTunnel: true);
         using var client = fixture.Certificate.CreateClient(gateway.Address);
         Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200"));
+    }
+
+    [Fact]
+    public async Task A_request_waiting_for_a_tunnel_when_its_secret_changes_is_served_by_the_agent_that_has_the_new_one()
+    {
+        var token = "waiting-tunnel-" + Guid.NewGuid().ToString("N");
+        var settings = Locked(("waiting", token, "old-secret-0123456789"));
+        settings["Queue"] = new { Timeout = "00:02:00" };
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, settings: settings);
+        await (await StartAgentAsync(gateway, token, "old-secret-0123456789", new ListLogger(), waitForTunnel: true)).DisposeAsync();
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        await WaitForDisconnectAsync(client);
+        var waiting = client.GetStringAsync($"/_token/{token}/status/200"); // queues: its agent left a moment ago
+        await WaitForQueuedAsync(client);
+
+        var rewritten = settings;
+        rewritten["Tunnels"] = Locked(("waiting", token, "new-secret-0123456789"))["Tunnels"];
+        await RewriteAsync(gateway, new { WStunnel = rewritten });
+        await gateway.Process.WaitForOutputAsync("[1030]", Patience);
+        await using var newAgent = await StartAgentAsync(gateway, token, "new-secret-0123456789", new ListLogger(), waitForTunnel: true);
+
+        Assert.Equal("status 200", await waiting.WaitAsync(Patience));
     }
 
     [Fact]
@@ -130,6 +152,54 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
 
     private Task<RunningAgent> StartAgentAsync(GatewayProcess gateway, string token, string? secret, ListLogger log, bool waitForTunnel) =>
         RunningAgent.StartAsync(TunnelFixture.AgentServer(gateway.Address), token, fixture.Backend.Address, fixture.Certificate.CaFile, o => o.Secret = secret, waitForTunnel, log);
+
+    /// <summary>The answer to <paramref name="path"/> once the gateway routes it (until then nothing matches it: 404).</summary>
+    private static async Task<string> GetOnceRoutedAsync(HttpClient client, string path)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            using var response = await client.GetAsync(path);
+            if (response.StatusCode != System.Net.HttpStatusCode.NotFound || DateTime.UtcNow > deadline)
+            {
+                response.EnsureSuccessStatusCode();
+                return await response.Content.ReadAsStringAsync();
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Waits until the gateway's status shows no agent connected (a session may still wait for its agent to resume it).</summary>
+    private static Task WaitForDisconnectAsync(HttpClient client) => WaitForStatusAsync(client,
+        json => !json.RootElement.GetProperty("tunnels").EnumerateArray().SelectMany(t => t.GetProperty("agents").EnumerateArray()).Any(a => a.GetProperty("connected").GetBoolean()),
+        "the agent to be gone");
+
+    /// <summary>Waits until the gateway's status shows a request queued.</summary>
+    private static Task WaitForQueuedAsync(HttpClient client) => WaitForStatusAsync(client, json => json.RootElement.GetProperty("queued").GetInt32() == 1, "the request to queue");
+
+    private static async Task WaitForStatusAsync(HttpClient client, Func<JsonDocument, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            var status = await client.GetStringAsync("/_stats/json");
+            using (var json = JsonDocument.Parse(status))
+            {
+                if (condition(json))
+                {
+                    return;
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"timed out waiting for {what}; the status: {status}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
 
     private static async Task RewriteAsync(GatewayProcess gateway, object configuration)
     {

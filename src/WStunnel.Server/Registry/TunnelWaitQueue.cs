@@ -85,7 +85,12 @@ internal sealed class TunnelWaitQueue
                     return session;
                 }
 
-                await next.WaitAsync(cancellationToken).ConfigureAwait(false);
+                // The session that woke the line; when the configuration changed the tunnel, it serves the
+                // entry that took this line over, which the waiting request does not know.
+                if (await next.WaitAsync(cancellationToken).ConfigureAwait(false) is { IsAvailable: true } arrived)
+                {
+                    return arrived;
+                }
             }
         }
 
