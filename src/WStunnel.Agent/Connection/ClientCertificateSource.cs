@@ -47,20 +47,16 @@ internal sealed class ClientCertificateSource : IDisposable
     /// <summary>For a TLS handshake that asks for it: the certificate the files hold now.</summary>
     public X509Certificate2 ForHandshake()
     {
-        Refresh();
+        lock (_refreshing)
+        {
+            TakeUpChangedFiles();
+        }
+
         return Current;
     }
 
     /// <summary>Takes up changed files; true when the certificate was replaced.</summary>
-    public bool Refresh()
-    {
-        lock (_refreshing)
-        {
-            return RefreshFiles();
-        }
-    }
-
-    private bool RefreshFiles()
+    private bool TakeUpChangedFiles()
     {
         AgentClientCertificate.Files files;
         try
