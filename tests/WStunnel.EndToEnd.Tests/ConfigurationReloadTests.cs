@@ -134,6 +134,29 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await client.GetAsync($"/_token/{token}/status/200")).StatusCode);
     }
 
+    [Fact]
+    public async Task A_request_waiting_for_a_tunnel_the_file_removes_is_answered_502_at_once_not_after_the_queue_timeout()
+    {
+        var token = "removed-waiting-" + Guid.NewGuid().ToString("N");
+        var settings = Locked(("leaving", token, null));
+        settings["Queue"] = new { Timeout = "00:05:00" };
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, settings: settings);
+        await (await StartAgentAsync(gateway, token, secret: null, new ListLogger(), waitForTunnel: true)).DisposeAsync();
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        await WaitForDisconnectAsync(client);
+        var waiting = client.GetAsync($"/_token/{token}/status/200"); // queues: its agent left a moment ago
+        await WaitForQueuedAsync(client);
+
+        var rewritten = settings;
+        rewritten["Tunnels"] = Locked()["Tunnels"];
+        await RewriteAsync(gateway, new { WStunnel = rewritten });
+
+        using var response = await waiting.WaitAsync(Patience);
+        Assert.Equal(System.Net.HttpStatusCode.BadGateway, response.StatusCode);
+        await gateway.Process.WaitForOutputAsync("[1032]", Patience);
+        await WaitForStatusAsync(client, json => json.RootElement.GetProperty("queued").GetInt32() == 0, "the line to be empty");
+    }
+
     /// <summary>A gateway that admits only its configured tunnels: (name, token, agent secret).</summary>
     private static Dictionary<string, object> Locked(params (string Name, string Token, string? Secret)[] tunnels) => new()
     {

@@ -90,8 +90,11 @@ internal static partial class ServerLog
     [LoggerMessage(1030, LogLevel.Information, "Tunnel {Tunnel} changed in the configuration; its agents are asked to come back, to be admitted by the new rules, and waiting requests wait for them")]
     public static partial void TunnelChanged(ILogger logger, string tunnel);
 
-    [LoggerMessage(1031, LogLevel.Information, "Tunnel {Tunnel} removed from the configuration; its agents are asked to leave once their requests in flight finish")]
+    [LoggerMessage(1031, LogLevel.Information, "Tunnel {Tunnel} removed from the configuration; its agents are asked to leave once their requests in flight finish, and requests waiting for an agent are answered 502")]
     public static partial void TunnelRemoved(ILogger logger, string tunnel);
+
+    [LoggerMessage(1032, LogLevel.Information, "Request for tunnel {Tunnel} answered 502: the configuration removed the tunnel while the request waited for its agent")]
+    public static partial void TunnelRemovedWhileWaiting(ILogger logger, string tunnel);
 
     [LoggerMessage(1026, LogLevel.Debug, "Connection from {RemoteAddress} ended before an agent upgrade was answered: {Reason}")]
     public static partial void DirectConnectionEnded(ILogger logger, IPAddress? remoteAddress, string reason);

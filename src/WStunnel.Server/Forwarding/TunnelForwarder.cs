@@ -212,6 +212,14 @@ internal sealed class TunnelForwarder(
                 ServerLog.QueueTimedOut(logger, tunnel.DisplayName, _queue.Timeout);
                 return PlainText(request, HttpStatusCode.GatewayTimeout, "The tunnel's agent did not come back in time.\n");
             }
+
+            if (session is null)
+            {
+                place.Dispose();
+                registry.ReleaseQueueSlot();
+                ServerLog.TunnelRemovedWhileWaiting(logger, tunnel.DisplayName);
+                throw new TunnelUnavailableException(tunnel.DisplayName);
+            }
         }
 
         // An agent that does not announce upgrades gets the plain request, as any server may ignore

@@ -39,7 +39,8 @@ internal sealed class TunnelRegistry : IDisposable
     /// whose token, secret, identities or pool settings changed gets a new entry, which takes over its
     /// waiting requests; the entries it replaced, those removed, and a token-addressed tunnel whose token
     /// a new named tunnel takes are returned retired — their agents are to be told to come back, to be
-    /// admitted by the new rules. Unchanged tunnels keep their entries and sessions.
+    /// admitted by the new rules. Requests waiting for a removed or taken-over entry stop waiting at once.
+    /// Unchanged tunnels keep their entries and sessions.
     /// </summary>
     public TunnelsReconfigured Reconfigure(IDictionary<string, WStunnelTunnelOptions> tunnels)
     {
@@ -80,6 +81,7 @@ internal sealed class TunnelRegistry : IDisposable
                 {
                     result.Removed.Add(name);
                     result.Retired.Add(entry);
+                    entry.Queue.Close();
                 }
             }
 
@@ -99,6 +101,7 @@ internal sealed class TunnelRegistry : IDisposable
                 if (displaced is { Name: null })
                 {
                     result.Retired.Add(displaced); // its agent comes back to the named tunnel that now owns the token
+                    displaced.Queue.Close();
                 }
             }
 

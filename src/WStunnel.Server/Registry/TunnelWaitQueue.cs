@@ -10,9 +10,10 @@ namespace WStunnel.Server.Registry;
 internal sealed class TunnelWaitQueue
 {
     private readonly Lock _lock = new();
-    private TaskCompletionSource<TunnelSession> _nextSession = NewSessionSignal();
+    private TaskCompletionSource<TunnelSession?> _nextSession = NewSessionSignal();
     private Task _tail = Task.CompletedTask;
     private int _waiting;
+    private bool _closed;
 
     public int Waiting => Volatile.Read(ref _waiting);
 
@@ -42,12 +43,31 @@ internal sealed class TunnelWaitQueue
     {
         lock (_lock)
         {
+            if (_closed)
+            {
+                return;
+            }
+
             _nextSession.TrySetResult(session);
             _nextSession = NewSessionSignal();
         }
     }
 
-    private Task<TunnelSession> NextSession
+    /// <summary>
+    /// The tunnel is gone (the configuration removed it): no agent will wake the line, so the requests in
+    /// it, and any that join it still, stop waiting at once instead of waiting out their timeout.
+    /// </summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            _nextSession.TrySetResult(null);
+        }
+    }
+
+    // Completed with null once the line is closed, and stays so.
+    private Task<TunnelSession?> NextSession
     {
         get
         {
@@ -66,15 +86,15 @@ internal sealed class TunnelWaitQueue
         }
     }
 
-    private static TaskCompletionSource<TunnelSession> NewSessionSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static TaskCompletionSource<TunnelSession?> NewSessionSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>One request's place in line. Dispose it once its stream is open (or it gave up) to let the next go.</summary>
     internal sealed class Place(TunnelWaitQueue queue, Task predecessor, TaskCompletionSource turn) : IDisposable
     {
         private int _disposed;
 
-        /// <summary>Waits for the requests ahead, then for a session that takes streams.</summary>
-        public async Task<TunnelSession> WaitAsync(Func<TunnelSession?> current, CancellationToken cancellationToken)
+        /// <summary>Waits for the requests ahead, then for a session that takes streams; null when the line was closed.</summary>
+        public async Task<TunnelSession?> WaitAsync(Func<TunnelSession?> current, CancellationToken cancellationToken)
         {
             await predecessor.WaitAsync(cancellationToken).ConfigureAwait(false);
             while (true)
@@ -87,9 +107,12 @@ internal sealed class TunnelWaitQueue
 
                 // The session that woke the line; when the configuration changed the tunnel, it serves the
                 // entry that took this line over, which the waiting request does not know.
-                if (await next.WaitAsync(cancellationToken).ConfigureAwait(false) is { IsAvailable: true } arrived)
+                switch (await next.WaitAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    return arrived;
+                    case { IsAvailable: true } arrived:
+                        return arrived;
+                    case null:
+                        return null;
                 }
             }
         }

@@ -20,7 +20,7 @@ public sealed class TunnelRegistryReconfigureTests
     }
 
     [Fact]
-    public void A_changed_secret_gives_a_new_entry_that_takes_over_the_waiting_requests_and_retires_the_old()
+    public async Task A_changed_secret_gives_a_new_entry_that_takes_over_the_waiting_requests_and_retires_the_old()
     {
         using var registry = Registry(("build", Token, "old-secret-0123456789"));
         var old = registry.FindByName("build")!;
@@ -30,13 +30,14 @@ public sealed class TunnelRegistryReconfigureTests
         var replacement = registry.FindByName("build")!;
         Assert.NotSame(old, replacement);
         Assert.Same(old.Queue, replacement.Queue);
+        Assert.False(await WaitingStopsAtOnce(replacement.Queue));
         Assert.Same(replacement, registry.FindByToken(Token));
         Assert.Equal(["build"], change.Changed);
         Assert.Equal([old], change.Retired);
     }
 
     [Fact]
-    public void A_removed_tunnel_is_forgotten_and_retired_and_an_added_one_is_known_at_once()
+    public async Task A_removed_tunnel_is_forgotten_and_retired_its_waiting_requests_let_go_and_an_added_one_is_known_at_once()
     {
         using var registry = Registry(("build", Token, null));
         var old = registry.FindByName("build")!;
@@ -49,10 +50,12 @@ public sealed class TunnelRegistryReconfigureTests
         Assert.Equal(["docs"], change.Added);
         Assert.Equal(["build"], change.Removed);
         Assert.Equal([old], change.Retired);
+        Assert.True(await WaitingStopsAtOnce(old.Queue));
+        Assert.False(await WaitingStopsAtOnce(registry.FindByName("docs")!.Queue));
     }
 
     [Fact]
-    public void A_new_named_tunnel_takes_its_token_from_a_token_addressed_tunnel_and_retires_that()
+    public async Task A_new_named_tunnel_takes_its_token_from_a_token_addressed_tunnel_and_retires_that_with_its_waiting_requests()
     {
         using var registry = Registry();
         var unlisted = registry.ForRegistration(Token)!;
@@ -61,6 +64,15 @@ public sealed class TunnelRegistryReconfigureTests
 
         Assert.Equal([unlisted], change.Retired);
         Assert.Same(registry.FindByName("build"), registry.ForRegistration(Token));
+        Assert.True(await WaitingStopsAtOnce(unlisted.Queue));
+    }
+
+    /// <summary>Whether a request joining <paramref name="queue"/> is let go at once, without a session (the line was closed).</summary>
+    private static async Task<bool> WaitingStopsAtOnce(TunnelWaitQueue queue)
+    {
+        using var place = queue.TryEnter(int.MaxValue)!;
+        var waiting = place.WaitAsync(() => null, default);
+        return waiting.IsCompletedSuccessfully && await waiting is null;
     }
 
     private static TunnelRegistry Registry(params (string Name, string Token, string? Secret)[] tunnels)

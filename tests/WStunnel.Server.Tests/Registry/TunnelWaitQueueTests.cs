@@ -53,4 +53,34 @@ public sealed class TunnelWaitQueueTests
         first.Dispose(); // e.g. its client went away
         Assert.Same(session, await waiting.WaitAsync(TimeSpan.FromSeconds(20)));
     }
+
+    [Fact]
+    public async Task A_closed_line_lets_every_request_go_without_a_session_even_one_that_joins_after()
+    {
+        var queue = new TunnelWaitQueue();
+        var first = queue.TryEnter(10)!;
+        var second = queue.TryEnter(10)!;
+        var firstWaiting = first.WaitAsync(() => null, default);
+        var secondWaiting = second.WaitAsync(() => null, default);
+
+        queue.Close();
+
+        Assert.Null(await firstWaiting.WaitAsync(TimeSpan.FromSeconds(20)));
+        first.Dispose();
+        Assert.Null(await secondWaiting.WaitAsync(TimeSpan.FromSeconds(20)));
+        second.Dispose();
+        using var late = queue.TryEnter(10)!;
+        Assert.Null(await late.WaitAsync(() => null, default).WaitAsync(TimeSpan.FromSeconds(20)));
+    }
+
+    [Fact]
+    public async Task A_closed_line_is_not_woken_by_a_session()
+    {
+        var queue = new TunnelWaitQueue();
+        queue.Close();
+        queue.SessionAvailable(await SessionFactory.AvailableSessionAsync());
+
+        using var place = queue.TryEnter(10)!;
+        Assert.Null(await place.WaitAsync(() => null, default).WaitAsync(TimeSpan.FromSeconds(20)));
+    }
 }
