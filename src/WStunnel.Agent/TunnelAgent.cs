@@ -22,9 +22,7 @@ internal sealed class TunnelAgent : IDisposable
     private readonly TimeProvider _time;
     private readonly GatewayConnector _connector;
     private readonly TargetDispatcher _dispatcher;
-    private readonly string _token;
-    private readonly string? _secret;
-    private readonly string _fingerprint;
+    private readonly AgentCredentials _credentials;
     private readonly ReconnectBackoff _backoff;
     private TunnelSession? _current;
     private TunnelSession? _detached;
@@ -39,9 +37,7 @@ internal sealed class TunnelAgent : IDisposable
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _token = AgentToken.Read(options);
-        _secret = AgentToken.ReadSecret(options);
-        _fingerprint = Fingerprint(_token);
+        _credentials = new AgentCredentials(options, logger);
         _connector = new GatewayConnector(options, logger);
         _dispatcher = new TargetDispatcher(options, logger, metrics);
         _backoff = new ReconnectBackoff(options.ReconnectDelay, options.MaxReconnectDelay, Random.Shared);
@@ -135,7 +131,14 @@ internal sealed class TunnelAgent : IDisposable
 
     private async Task<TunnelSession?> TryConnectAsync(CancellationToken stoppingToken)
     {
-        AgentLog.Connecting(_logger, _connector.EndpointUri, _fingerprint, _backoff.Failures + 1);
+        if (_credentials.Refresh() && _detached is { } detached)
+        {
+            // Its requests belong to the tunnel of the old token, which this agent no longer serves.
+            detached.Abort(new OperationCanceledException("the agent's token changed"));
+            _detached = null;
+        }
+
+        AgentLog.Connecting(_logger, _connector.EndpointUri, _credentials.Fingerprint, _backoff.Failures + 1);
         if (_options.Transport != AgentTransport.LongPoll)
         {
             var handshake = _options.Transport == AgentTransport.Auto ? _options.WebSocketHandshakeTimeout : _options.ConnectTimeout;
@@ -165,12 +168,12 @@ internal sealed class TunnelAgent : IDisposable
     }
 
     private async Task<ITunnelTransport> ConnectWebSocketAsync(CancellationToken cancellationToken) =>
-        new WebSocketTransport(await _connector.ConnectAsync(_token, _secret, ResumingSessionId, cancellationToken).ConfigureAwait(false));
+        new WebSocketTransport(await _connector.ConnectAsync(_credentials.Token, _credentials.Secret, ResumingSessionId, cancellationToken).ConfigureAwait(false));
 
     private Guid? ResumingSessionId => _detached is { IsDetached: true } detached ? detached.SessionId : null;
 
     private async Task<ITunnelTransport> ConnectLongPollAsync(CancellationToken cancellationToken) =>
-        await _connector.ConnectLongPollAsync(_token, _secret, ResumingSessionId, _time, cancellationToken).ConfigureAwait(false);
+        await _connector.ConnectLongPollAsync(_credentials.Token, _credentials.Secret, ResumingSessionId, _time, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Opens a transport and runs the tunnel handshake on it; returns the session, or why there is none.</summary>
     private async Task<(TunnelSession? Session, string? Failure)> TryStartAsync(
@@ -329,12 +332,6 @@ internal sealed class TunnelAgent : IDisposable
         }
 
         return message;
-    }
-
-    internal static string Fingerprint(string token)
-    {
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token));
-        return Convert.ToHexStringLower(hash.AsSpan(0, 4));
     }
 
     public void Dispose()

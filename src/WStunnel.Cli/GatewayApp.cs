@@ -78,6 +78,7 @@ internal static class GatewayApp
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddWStunnel();
+        builder.Services.AddHostedService<Hosting.ConfigurationReloadOnHangUp>();
 
         var app = builder.Build();
         if (forwardedHeaders is not null)

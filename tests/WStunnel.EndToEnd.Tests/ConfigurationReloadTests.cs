@@ -157,6 +157,55 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
         await WaitForStatusAsync(client, json => json.RootElement.GetProperty("queued").GetInt32() == 0, "the line to be empty");
     }
 
+    [Fact]
+    public async Task An_agent_secret_rotated_in_its_files_applies_on_SIGHUP_and_the_agent_comes_back_with_the_new_one_without_a_restart()
+    {
+        var token = "rotated-files-" + Guid.NewGuid().ToString("N");
+        using var files = new TemporaryDirectory();
+        var gatewaySecret = files.WriteFile("gateway-secret", "old-secret-0123456789\n");
+        var agentSecret = files.WriteFile("agent-secret", "old-secret-0123456789\n");
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, settings: new Dictionary<string, object>
+        {
+            ["AllowUnlistedTokens"] = false,
+            ["Tunnels"] = new { rotated = new { Token = token, AgentSecretFile = gatewaySecret } },
+        });
+        var log = new ListLogger();
+        await using var agent = await RunningAgent.StartAsync(
+            TunnelFixture.AgentServer(gateway.Address), token, fixture.Backend.Address, fixture.Certificate.CaFile, o => o.SecretFile = agentSecret, waitForTunnel: true, log);
+
+        await File.WriteAllTextAsync(agentSecret, "new-secret-0123456789\n"); // read at the agent's next connection
+        await File.WriteAllTextAsync(gatewaySecret, "new-secret-0123456789\n");
+        Signals.HangUp(gateway.Process.Id);
+
+        await gateway.Process.WaitForOutputAsync("[3006]", Patience);
+        await gateway.Process.WaitForOutputAsync("[1030]", Patience); // the agent is asked back…
+        await log.WaitForAsync("Agent secret changed"); // …and comes back with the new secret
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200").WaitAsync(Patience));
+        Assert.Equal(1, await ConnectedAgentsAsync(client));
+        var oldLog = new ListLogger();
+        await using var withOldSecret = await StartAgentAsync(gateway, token, "old-secret-0123456789", oldLog, waitForTunnel: false);
+        Assert.Contains("403", await oldLog.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal);
+        Assert.DoesNotContain("secret-0123456789", gateway.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_broken_configuration_file_on_SIGHUP_is_named_and_the_tunnels_serve_on()
+    {
+        var token = "broken-save-" + Guid.NewGuid().ToString("N");
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, settings: Locked(("kept", token, null)));
+        await using var agent = await StartAgentAsync(gateway, token, secret: null, new ListLogger(), waitForTunnel: true);
+
+        await File.WriteAllTextAsync(gateway.ConfigFile, "{ \"WStunnel\": { \"Tunnels\": "); // an editor's save cut short
+        Signals.HangUp(gateway.Process.Id);
+
+        var refused = await gateway.Process.WaitForOutputAsync("[3007]", Patience);
+        Assert.Contains($"'{gateway.ConfigFile}' is not valid JSON", refused, StringComparison.Ordinal);
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200"));
+        Assert.DoesNotContain("[1031]", gateway.Process.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>A gateway that admits only its configured tunnels: (name, token, agent secret).</summary>
     private static Dictionary<string, object> Locked(params (string Name, string Token, string? Secret)[] tunnels) => new()
     {
@@ -197,6 +246,12 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
     private static Task WaitForDisconnectAsync(HttpClient client) => WaitForStatusAsync(client,
         json => !json.RootElement.GetProperty("tunnels").EnumerateArray().SelectMany(t => t.GetProperty("agents").EnumerateArray()).Any(a => a.GetProperty("connected").GetBoolean()),
         "the agent to be gone");
+
+    private static async Task<int> ConnectedAgentsAsync(HttpClient client)
+    {
+        using var json = JsonDocument.Parse(await client.GetStringAsync("/_stats/json"));
+        return json.RootElement.GetProperty("tunnels").EnumerateArray().SelectMany(t => t.GetProperty("agents").EnumerateArray()).Count(a => a.GetProperty("connected").GetBoolean());
+    }
 
     /// <summary>Waits until the gateway's status shows a request queued.</summary>
     private static Task WaitForQueuedAsync(HttpClient client) => WaitForStatusAsync(client, json => json.RootElement.GetProperty("queued").GetInt32() == 1, "the request to queue");

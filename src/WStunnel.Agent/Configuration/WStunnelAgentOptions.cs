@@ -12,7 +12,10 @@ public sealed class WStunnelAgentOptions
     /// <summary>The token this agent serves (prefer <see cref="TokenFile"/>: process arguments are visible to other users).</summary>
     public string? Token { get; set; }
 
-    /// <summary>A file whose content (trimmed) is the token.</summary>
+    /// <summary>
+    /// A file whose content (trimmed) is the token; read again before each connection to the gateway,
+    /// so a rotated token applies without a restart.
+    /// </summary>
     public string? TokenFile { get; set; }
 
     /// <summary>
@@ -21,7 +24,10 @@ public sealed class WStunnelAgentOptions
     /// </summary>
     public string? Secret { get; set; }
 
-    /// <summary>A file whose content (trimmed) is the agent secret.</summary>
+    /// <summary>
+    /// A file whose content (trimmed) is the agent secret; read again before each connection to the
+    /// gateway, so a rotated secret applies without a restart.
+    /// </summary>
     public string? SecretFile { get; set; }
 
     /// <summary>

@@ -62,6 +62,15 @@ internal static partial class AgentLog
     [LoggerMessage(2025, LogLevel.Error, "The certificate of target {Target} was rejected, so no request was sent to it: {Reason}")]
     public static partial void TargetCertificateRejected(ILogger logger, string target, string reason);
 
+    [LoggerMessage(2026, LogLevel.Information, "Token file changed: the agent now serves token {Fingerprint} (was {Previous}), from the next connection on")]
+    public static partial void TokenReloaded(ILogger logger, string previous, string fingerprint);
+
+    [LoggerMessage(2027, LogLevel.Information, "Agent secret changed: presented for token {Fingerprint} from the next connection on")]
+    public static partial void SecretReloaded(ILogger logger, string fingerprint);
+
+    [LoggerMessage(2028, LogLevel.Warning, "Token or secret not reloaded: {Reason}. Still announcing token {Fingerprint} with the secret it had")]
+    public static partial void CredentialsNotReloaded(ILogger logger, string reason, string fingerprint);
+
     [LoggerMessage(2021, LogLevel.Warning, "Could not write the status file: {Reason}")]
     public static partial void StatusFileFailed(ILogger logger, string reason);
 }

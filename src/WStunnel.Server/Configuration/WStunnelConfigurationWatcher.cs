@@ -16,19 +16,29 @@ namespace WStunnel.Server.Configuration;
 /// changes it: the named tunnels apply at once — added, changed (their agents are asked to come back,
 /// to be admitted by the new rules) or removed — as YARP's routes do; the other settings apply at the
 /// next start, and the log says so rather than letting them look applied. A change the next start would
-/// refuse changes nothing and is named at once, so it is found before a restart.
+/// refuse changes nothing and is named at once, so it is found before a restart. The files tunnels
+/// keep their tokens and agent secrets in (<c>TokenFile</c>, <c>AgentSecretFile</c>) count as part of
+/// the section: they are read again every <see cref="SecretFileCheckInterval"/> and at each reload, so
+/// a rotated token or secret applies like an edit of the section.
 /// </summary>
 internal sealed class WStunnelConfigurationWatcher(
     IServiceProvider services,
     IOptionsFactory<WStunnelOptions> factory,
     TunnelRegistry registry,
     IOptions<WStunnelOptions> running,
+    TimeProvider time,
     ILogger<WStunnelConfigurationWatcher> logger) : IHostedService, IDisposable
 {
+    /// <summary>How often the tunnels' token and secret files are read to notice a rotation.</summary>
+    internal static readonly TimeSpan SecretFileCheckInterval = TimeSpan.FromMinutes(1);
+
     private const string TunnelsKey = "Tunnels";
+    private readonly Lock _checking = new();
     private IConfigurationSection? _section;
     private IDisposable? _subscription;
+    private ITimer? _secretFiles;
     private string _seen = "";
+    private string _seenTunnels = "";
     private string _seenSettings = "";
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -38,7 +48,9 @@ internal sealed class WStunnelConfigurationWatcher(
             _section = configuration.GetSection(WStunnelOptions.SectionName);
             _seen = Fingerprint(_section, withTunnels: true);
             _seenSettings = Fingerprint(_section, withTunnels: false);
+            _seenTunnels = Fingerprint(_section, withTunnels: true, withFileContents: false);
             _subscription = ChangeToken.OnChange(_section.GetReloadToken, Check);
+            _secretFiles = time.CreateTimer(static watcher => ((WStunnelConfigurationWatcher)watcher!).CheckSecretFiles(), this, SecretFileCheckInterval, SecretFileCheckInterval);
         }
 
         return Task.CompletedTask;
@@ -46,15 +58,45 @@ internal sealed class WStunnelConfigurationWatcher(
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public void Dispose() => _subscription?.Dispose();
+    public void Dispose()
+    {
+        _subscription?.Dispose();
+        _secretFiles?.Dispose();
+    }
 
     /// <summary>After a reload: applies changed tunnels, and tells whether other settings differ from what the gateway runs with.</summary>
     internal void Check()
     {
+        lock (_checking)
+        {
+            CheckNow();
+        }
+    }
+
+    /// <summary>
+    /// Every <see cref="SecretFileCheckInterval"/>: applies rotated token and secret files — but only while
+    /// the configuration reads as it did at the last reload. A file provider that failed to read a broken
+    /// save holds no data until the next good one, without announcing it; read now, that would look like
+    /// every tunnel removed.
+    /// </summary>
+    internal void CheckSecretFiles()
+    {
+        lock (_checking)
+        {
+            if (Fingerprint(_section!, withTunnels: true, withFileContents: false) == _seenTunnels)
+            {
+                CheckNow();
+            }
+        }
+    }
+
+    private void CheckNow()
+    {
+        _seenTunnels = Fingerprint(_section!, withTunnels: true, withFileContents: false);
         var now = Fingerprint(_section!, withTunnels: true);
         if (now == Interlocked.Exchange(ref _seen, now))
         {
-            return; // another part of the configuration changed, or the same save was reported twice
+            return; // another part of the configuration changed, the same save was reported twice, or no secret file changed
         }
 
         var (options, failures) = Build();
@@ -64,7 +106,19 @@ internal sealed class WStunnelConfigurationWatcher(
             return;
         }
 
-        var change = registry.Reconfigure(options.Tunnels);
+        TunnelsReconfigured change;
+        try
+        {
+            change = registry.Reconfigure(options.Tunnels);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // A token or secret file changed again between the check and its use; the next check takes it up.
+            Interlocked.Exchange(ref _seen, "");
+            ServerLog.ConfigurationChangedInvalid(logger, ex.Message);
+            return;
+        }
+
         foreach (var name in change.Added)
         {
             ServerLog.TunnelAdded(logger, name);
@@ -112,21 +166,47 @@ internal sealed class WStunnelConfigurationWatcher(
         }
     }
 
-    /// <summary>A digest of the section's keys and values (with or without its tunnels): changes are noticed without keeping a copy of its secrets.</summary>
-    private static string Fingerprint(IConfigurationSection section, bool withTunnels)
+    /// <summary>
+    /// A digest of the section's keys and values (with or without its tunnels, and with them the contents
+    /// of their token and secret files): changes are noticed without keeping a copy of the secrets.
+    /// </summary>
+    private static string Fingerprint(IConfigurationSection section, bool withTunnels, bool withFileContents = true)
     {
         var tunnels = ConfigurationPath.Combine(section.Path, TunnelsKey);
         var text = new StringBuilder();
         foreach (var (key, value) in section.AsEnumerable().OrderBy(pair => pair.Key, StringComparer.OrdinalIgnoreCase))
         {
-            if (!withTunnels && key.StartsWith(tunnels, StringComparison.OrdinalIgnoreCase))
+            if (!key.StartsWith(tunnels, StringComparison.OrdinalIgnoreCase))
             {
-                continue;
+                text.Append(key).Append('=').Append(value).Append('\n');
             }
-
-            text.Append(key).Append('=').Append(value).Append('\n');
+            else if (withTunnels)
+            {
+                text.Append(key).Append('=').Append(value).Append('\n');
+                if (withFileContents && IsSecretFile(key) && !string.IsNullOrEmpty(value))
+                {
+                    text.Append(" contents=").Append(FileDigest(value)).Append('\n');
+                }
+            }
         }
 
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    private static bool IsSecretFile(string key) =>
+        ConfigurationPath.GetSectionKey(key) is var name
+        && (name.Equals(nameof(WStunnelTunnelOptions.TokenFile), StringComparison.OrdinalIgnoreCase)
+            || name.Equals(nameof(WStunnelTunnelOptions.AgentSecretFile), StringComparison.OrdinalIgnoreCase));
+
+    private static string FileDigest(string path)
+    {
+        try
+        {
+            return Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "unreadable: " + ex.Message; // validation names the file and the reason when this applies
+        }
     }
 }

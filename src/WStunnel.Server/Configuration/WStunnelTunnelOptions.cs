@@ -9,7 +9,10 @@ public sealed class WStunnelTunnelOptions
     /// <summary>The token itself (prefer a file or an environment variable).</summary>
     public string? Token { get; set; }
 
-    /// <summary>A file whose content (trimmed) is the token.</summary>
+    /// <summary>
+    /// A file whose content (trimmed) is the token; read again every minute (and on SIGHUP with
+    /// <c>wstunnel server</c>), so a rotated token applies without a restart.
+    /// </summary>
     public string? TokenFile { get; set; }
 
     /// <summary>An environment variable that holds the token.</summary>
@@ -24,7 +27,10 @@ public sealed class WStunnelTunnelOptions
     /// </summary>
     public string? AgentSecret { get; set; }
 
-    /// <summary>A file whose content (trimmed) is the agent secret.</summary>
+    /// <summary>
+    /// A file whose content (trimmed) is the agent secret; read again every minute (and on SIGHUP with
+    /// <c>wstunnel server</c>), so a rotated secret applies without a restart.
+    /// </summary>
     public string? AgentSecretFile { get; set; }
 
     /// <summary>An environment variable that holds the agent secret.</summary>

@@ -1,0 +1,94 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace WStunnel.Cli.Hosting;
+
+/// <summary>
+/// SIGHUP reads the gateway's configuration again at once — the file, and with it the tunnels' token
+/// and secret files — as a daemon is expected to (systemd's <c>ExecReload</c>); the file's own watcher
+/// and the minutely check of secret files would get there too, later. Unhandled, SIGHUP would end the
+/// process.
+/// </summary>
+internal sealed partial class ConfigurationReloadOnHangUp : IHostedService, IDisposable
+{
+    private readonly PosixSignalRegistration? _registration;
+
+    public ConfigurationReloadOnHangUp(IConfiguration configuration, ILogger<ConfigurationReloadOnHangUp> logger)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (OperatingSystem.IsWindows() || configuration is not IConfigurationRoot root)
+        {
+            return;
+        }
+
+        _registration = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            ThreadPool.QueueUserWorkItem(static state =>
+            {
+                var (root, logger) = state;
+                HangUp(logger);
+                try
+                {
+                    // A JSON provider that fails to read its file is left empty until its next good read: check
+                    // first, so a broken or missing file leaves the configuration as it is.
+                    foreach (var provider in root.Providers.OfType<JsonConfigurationProvider>())
+                    {
+                        ReadableJson(provider.Source);
+                    }
+
+                    root.Reload();
+                }
+                catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+                {
+                    ReloadFailed(logger, ex.InnerException is { } inner ? $"{ex.Message.TrimEnd('.')}: {inner.Message.TrimEnd('.')}" : ex.Message.TrimEnd('.'));
+                }
+            }, (root, logger), preferLocal: false);
+        });
+    }
+
+    /// <summary>Throws, saying why, when the source's file is missing (and required) or is not JSON.</summary>
+    private static void ReadableJson(FileConfigurationSource source)
+    {
+        if (source.FileProvider?.GetFileInfo(source.Path ?? "") is not { PhysicalPath: { } path } file)
+        {
+            return;
+        }
+
+        if (!file.Exists)
+        {
+            if (!source.Optional)
+            {
+                throw new FileNotFoundException($"The configuration file '{path}' is missing");
+            }
+
+            return;
+        }
+
+        using var stream = File.OpenRead(path);
+        try
+        {
+            using var document = JsonDocument.Parse(stream, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"The configuration file '{path}' is not valid JSON ({ex.Message.TrimEnd('.')})");
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose() => _registration?.Dispose();
+
+    [LoggerMessage(3006, LogLevel.Information, "SIGHUP: reading the configuration again, with the tunnels' token and secret files")]
+    private static partial void HangUp(ILogger logger);
+
+    [LoggerMessage(3007, LogLevel.Warning, "SIGHUP: the configuration could not be read again: {Reason}. The gateway goes on with what it had")]
+    private static partial void ReloadFailed(ILogger logger, string reason);
+}
