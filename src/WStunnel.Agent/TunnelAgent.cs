@@ -142,8 +142,10 @@ internal sealed class TunnelAgent : IDisposable
         if (_options.Transport != AgentTransport.LongPoll)
         {
             var handshake = _options.Transport == AgentTransport.Auto ? _options.WebSocketHandshakeTimeout : _options.ConnectTimeout;
-            var (session, failure) = await TryStartAsync(ConnectWebSocketAsync, handshake, stoppingToken).ConfigureAwait(false);
-            if (session is not null || failure is null || _options.Transport == AgentTransport.WebSocket)
+            var (session, failure, tlsFailed) = await TryStartAsync(ConnectWebSocketAsync, handshake, stoppingToken).ConfigureAwait(false);
+
+            // A TLS handshake that failed (most often: the gateway's certificate was rejected) fails the same way for long-poll.
+            if (session is not null || failure is null || tlsFailed || _options.Transport == AgentTransport.WebSocket)
             {
                 if (failure is not null)
                 {
@@ -157,7 +159,7 @@ internal sealed class TunnelAgent : IDisposable
             AgentLog.FallingBackToLongPoll(_logger, failure);
         }
 
-        var (longPoll, longPollFailure) = await TryStartAsync(ConnectLongPollAsync, _options.ConnectTimeout, stoppingToken).ConfigureAwait(false);
+        var (longPoll, longPollFailure, _) = await TryStartAsync(ConnectLongPollAsync, _options.ConnectTimeout, stoppingToken).ConfigureAwait(false);
         if (longPollFailure is not null)
         {
             AgentLog.ConnectFailed(_logger, _connector.EndpointUri, longPollFailure);
@@ -175,8 +177,11 @@ internal sealed class TunnelAgent : IDisposable
     private async Task<ITunnelTransport> ConnectLongPollAsync(CancellationToken cancellationToken) =>
         await _connector.ConnectLongPollAsync(_credentials.Token, _credentials.Secret, ResumingSessionId, _time, cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Opens a transport and runs the tunnel handshake on it; returns the session, or why there is none.</summary>
-    private async Task<(TunnelSession? Session, string? Failure)> TryStartAsync(
+    /// <summary>
+    /// Opens a transport and runs the tunnel handshake on it; returns the session, or why there is none
+    /// and whether it was the TLS handshake with the gateway that failed.
+    /// </summary>
+    private async Task<(TunnelSession? Session, string? Failure, bool TlsFailed)> TryStartAsync(
         Func<CancellationToken, Task<ITunnelTransport>> connect, TimeSpan timeout, CancellationToken stoppingToken)
     {
         using var deadline = new CancellationTokenSource(timeout, _time);
@@ -215,24 +220,24 @@ internal sealed class TunnelAgent : IDisposable
             }
 
             _detached = null;
-            return (session, null);
+            return (session, null, false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             transport?.Abort();
-            return (null, null);
+            return (null, null, false);
         }
         catch (Exception ex) when (ex is WebSocketException or HttpRequestException or GatewayRefusedException or TunnelProtocolException
                                        or TimeoutException or OperationCanceledException or IOException or System.Security.Authentication.AuthenticationException)
         {
             transport?.Abort();
-            return (null, Describe(ex, deadline.IsCancellationRequested, timeout));
+            return (null, Describe(ex, deadline.IsCancellationRequested, timeout), IsTlsFailure(ex));
         }
         catch (Exception ex)
         {
             // Whatever failed, the agent tries again: it never stops for something the network did.
             transport?.Abort();
-            return (null, $"{ex.GetType().Name}: {Describe(ex, deadline.IsCancellationRequested, timeout)}");
+            return (null, $"{ex.GetType().Name}: {Describe(ex, deadline.IsCancellationRequested, timeout)}", false);
         }
     }
 
@@ -308,7 +313,7 @@ internal sealed class TunnelAgent : IDisposable
             }
 
             stoppingToken.ThrowIfCancellationRequested();
-            var (upgrade, failure) = await TryStartAsync(ConnectWebSocketAsync, _options.WebSocketHandshakeTimeout, stoppingToken).ConfigureAwait(false);
+            var (upgrade, failure, _) = await TryStartAsync(ConnectWebSocketAsync, _options.WebSocketHandshakeTimeout, stoppingToken).ConfigureAwait(false);
             if (upgrade is not null)
             {
                 return upgrade;
@@ -316,6 +321,19 @@ internal sealed class TunnelAgent : IDisposable
 
             AgentLog.StillOnLongPoll(_logger, failure ?? "stopping");
         }
+    }
+
+    private static bool IsTlsFailure(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is System.Security.Authentication.AuthenticationException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string Describe(Exception ex, bool timedOut, TimeSpan timeout)

@@ -27,6 +27,7 @@ public sealed class GatewayVerificationTests(TunnelFixture fixture) : IClassFixt
     [Theory]
     [InlineData(AgentTransport.WebSocket)]
     [InlineData(AgentTransport.LongPoll)]
+    [InlineData(AgentTransport.Auto)]
     public async Task An_agent_without_a_private_CA_refuses_a_certificate_the_system_does_not_trust(AgentTransport transport) =>
         await AssertRefusedAsync(fixture.GatewayAddress, fixture.Gateway.Services, caFile: null, transport, clientCertificate: null, "does not lead to a root this machine trusts");
 
@@ -56,6 +57,7 @@ public sealed class GatewayVerificationTests(TunnelFixture fixture) : IClassFixt
         var rejection = await log.WaitForAsync("was rejected, so the agent sent it nothing");
         Assert.True(rejection.Contains(reason, StringComparison.Ordinal), rejection);
         await log.WaitForAsync("Could not open the tunnel"); // and it tries again later, as after any failure
+        Assert.DoesNotContain(log.Lines, line => line.Contains("falling back to HTTPS long-poll", StringComparison.Ordinal)); // the same TLS would fail again
         Assert.DoesNotContain(log.Lines, line => line.Contains(token, StringComparison.Ordinal));
         Assert.Null(gatewayServices.GetRequiredService<TunnelRegistry>().FindByToken(token)); // the token never crossed
     }
