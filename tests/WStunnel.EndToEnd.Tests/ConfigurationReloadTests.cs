@@ -119,6 +119,27 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task A_request_waiting_for_a_token_addressed_tunnel_is_served_when_the_file_makes_that_token_a_named_tunnel()
+    {
+        var token = "adopted-tunnel-" + Guid.NewGuid().ToString("N");
+        var settings = new Dictionary<string, object> { ["Queue"] = new { Timeout = "00:02:00" } };
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, settings: settings);
+        await (await StartAgentAsync(gateway, token, secret: null, new ListLogger(), waitForTunnel: true)).DisposeAsync();
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        await WaitForDisconnectAsync(client);
+        var waiting = client.GetStringAsync($"/_token/{token}/status/200"); // queues: its agent left a moment ago
+        await WaitForQueuedAsync(client);
+
+        settings["Tunnels"] = new { adopted = new { Token = token } };
+        await RewriteAsync(gateway, new { WStunnel = settings });
+        await gateway.Process.WaitForOutputAsync("[1029]", Patience);
+        await using var agent = await StartAgentAsync(gateway, token, secret: null, new ListLogger(), waitForTunnel: true);
+
+        Assert.Equal("status 200", await waiting.WaitAsync(Patience));
+        Assert.DoesNotContain("[1032]", gateway.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_tunnel_removed_from_the_file_lets_its_agent_go()
     {
         var token = "removed-tunnel-" + Guid.NewGuid().ToString("N");

@@ -39,8 +39,9 @@ internal sealed class TunnelRegistry : IDisposable
     /// whose token, secret, identities or pool settings changed gets a new entry, which takes over its
     /// waiting requests; the entries it replaced, those removed, and a token-addressed tunnel whose token
     /// a new named tunnel takes are returned retired — their agents are to be told to come back, to be
-    /// admitted by the new rules. Requests waiting for a removed or taken-over entry stop waiting at once.
-    /// Unchanged tunnels keep their entries and sessions.
+    /// admitted by the new rules; a new named tunnel takes over the waiting requests of the token-addressed
+    /// one whose token it takes. Requests waiting for a removed entry stop waiting at once. Unchanged
+    /// tunnels keep their entries and sessions.
     /// </summary>
     public TunnelsReconfigured Reconfigure(IDictionary<string, WStunnelTunnelOptions> tunnels)
     {
@@ -54,7 +55,12 @@ internal sealed class TunnelRegistry : IDisposable
             foreach (var (name, tunnel) in tunnels)
             {
                 var previous = current.GetValueOrDefault(name);
-                var candidate = NewEntry(name, tunnel, previous?.Queue);
+                var key = TokenKey.From(TunnelSecretSource.ReadToken(tunnel));
+
+                // A tunnel added for a token an agent serves unlisted takes over its line of waiting requests:
+                // that agent is asked to come back, to the named tunnel.
+                var unlisted = previous is null && _byToken.TryGetValue(key, out var existing) && existing.Name is null ? existing : null;
+                var candidate = NewEntry(name, key, tunnel, previous?.Queue ?? unlisted?.Queue);
                 if (previous is not null && SameRules(previous, candidate))
                 {
                     next[name] = previous;
@@ -64,6 +70,10 @@ internal sealed class TunnelRegistry : IDisposable
                 if (previous is null)
                 {
                     result.Added.Add(name);
+                    if (unlisted is not null)
+                    {
+                        candidate.Succeed(unlisted, now);
+                    }
                 }
                 else
                 {
@@ -101,7 +111,10 @@ internal sealed class TunnelRegistry : IDisposable
                 if (displaced is { Name: null })
                 {
                     result.Retired.Add(displaced); // its agent comes back to the named tunnel that now owns the token
-                    displaced.Queue.Close();
+                    if (!ReferenceEquals(displaced.Queue, entry.Queue))
+                    {
+                        displaced.Queue.Close(); // one that registered while this ran: its requests were not handed over
+                    }
                 }
             }
 
@@ -110,8 +123,8 @@ internal sealed class TunnelRegistry : IDisposable
         }
     }
 
-    private static TunnelEntry NewEntry(string name, WStunnelTunnelOptions tunnel, TunnelWaitQueue? queue) =>
-        new(TokenKey.From(TunnelSecretSource.ReadToken(tunnel)), name, queue)
+    private static TunnelEntry NewEntry(string name, TokenKey key, WStunnelTunnelOptions tunnel, TunnelWaitQueue? queue) =>
+        new(key, name, queue)
         {
             AgentSecretHash = TunnelSecretSource.ReadAgentSecret(tunnel) is { } secret ? SHA256.HashData(Encoding.UTF8.GetBytes(secret)) : null,
             AllowedIdentities = [.. tunnel.AgentIdentities],

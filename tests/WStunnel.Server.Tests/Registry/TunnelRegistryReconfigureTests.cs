@@ -55,7 +55,7 @@ public sealed class TunnelRegistryReconfigureTests
     }
 
     [Fact]
-    public async Task A_new_named_tunnel_takes_its_token_from_a_token_addressed_tunnel_and_retires_that_with_its_waiting_requests()
+    public async Task A_new_named_tunnel_takes_its_token_and_its_waiting_requests_from_a_token_addressed_tunnel_and_retires_that()
     {
         using var registry = Registry();
         var unlisted = registry.ForRegistration(Token)!;
@@ -63,8 +63,10 @@ public sealed class TunnelRegistryReconfigureTests
         var change = registry.Reconfigure(Tunnels(("build", Token, null)));
 
         Assert.Equal([unlisted], change.Retired);
-        Assert.Same(registry.FindByName("build"), registry.ForRegistration(Token));
-        Assert.True(await WaitingStopsAtOnce(unlisted.Queue));
+        var named = registry.FindByName("build")!;
+        Assert.Same(named, registry.ForRegistration(Token));
+        Assert.Same(unlisted.Queue, named.Queue); // its waiting requests wait for the agent to come back, to the named tunnel
+        Assert.False(await WaitingStopsAtOnce(named.Queue));
     }
 
     /// <summary>Whether a request joining <paramref name="queue"/> is let go at once, without a session (the line was closed).</summary>
