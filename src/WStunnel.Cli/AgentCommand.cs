@@ -157,7 +157,7 @@ internal static partial class AgentCommand
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or FormatException)
         {
-            await Console.Error.WriteLineAsync($"The agent could not start: {ex.Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"The agent could not start: {Hosting.StartupError.Describe(ex)}").ConfigureAwait(false);
             return CliExitCodes.ConfigurationError;
         }
         finally

@@ -106,7 +106,7 @@ internal static class ServerCommand
         {
             // Kestrel's own start-up errors (no certificate for an HTTPS endpoint, port in use, bad route
             // config), unreadable configuration files, log or pid files that cannot be written.
-            await Console.Error.WriteLineAsync($"The gateway could not start: {ex.Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"The gateway could not start: {Hosting.StartupError.Describe(ex)}").ConfigureAwait(false);
             return CliExitCodes.ConfigurationError;
         }
         finally

@@ -76,6 +76,28 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
     }
 
     [Fact]
+    public async Task An_invalid_YARP_route_stops_the_gateway_with_YARPs_reason_not_only_its_summary()
+    {
+        var config = Path.Combine(Path.GetTempPath(), $"wstunnel-bad-route-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(config, """
+            { "ReverseProxy": { "Routes": { "broken": { "ClusterId": "c", "Match": { "Path": "/x/{**rest}", "Methods": [ "NOT A METHOD" ] } } },
+                                "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9" } } } } } }
+            """);
+        try
+        {
+            using var server = CliProcess.Start(["server", "--urls", "http://127.0.0.1:0", "--config", config]);
+
+            Assert.Equal(2, await server.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Contains("Unable to load or apply the proxy configuration.", server.Output, StringComparison.Ordinal);
+            Assert.Contains("Unsupported HTTP method 'NOT A METHOD' has been set for route 'broken'.", server.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
+    [Fact]
     public async Task A_mistyped_gateway_option_is_an_error_rather_than_a_silently_ignored_setting()
     {
         using var server = CliProcess.Start(["server", "--urls", "http://127.0.0.1:0", "--cret", "gateway.pem"]);
