@@ -11,9 +11,10 @@ namespace WStunnel.Agent;
 internal sealed class AgentHostedService(IOptions<WStunnelAgentOptions> options, ILogger<TunnelAgent> logger, TimeProvider time, IMeterFactory meterFactory)
     : BackgroundService
 {
-    private TunnelAgent? _agent;
+    // Thread-safe: a signal handler may ask for it while the host starts.
+    private readonly Lazy<TunnelAgent> _agent = new(() => new TunnelAgent(options.Value, logger, time, new AgentMetrics(meterFactory)));
 
-    public TunnelAgent Agent => _agent ??= new TunnelAgent(options.Value, logger, time, new AgentMetrics(meterFactory));
+    public TunnelAgent Agent => _agent.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -52,7 +53,10 @@ internal sealed class AgentHostedService(IOptions<WStunnelAgentOptions> options,
 
     public override void Dispose()
     {
-        _agent?.Dispose();
+        if (_agent.IsValueCreated)
+        {
+            _agent.Value.Dispose();
+        }
         base.Dispose();
     }
 }

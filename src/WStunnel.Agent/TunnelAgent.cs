@@ -26,6 +26,9 @@ internal sealed class TunnelAgent : IDisposable
     private readonly ReconnectBackoff _backoff;
     private TunnelSession? _current;
     private TunnelSession? _detached;
+    private string? _connectingToken;
+    private string? _servedToken;
+    private string? _closingReason;
     private AgentState _state;
     private long _opened;
 
@@ -76,6 +79,27 @@ internal sealed class TunnelAgent : IDisposable
 
     /// <summary>Raised each time a tunnel session opens.</summary>
     public event Action<TunnelSession>? Connected;
+
+    /// <summary>
+    /// Reads the token and secret files again now (SIGHUP with <c>wstunnel agent</c>). When they changed,
+    /// the tunnel closes — requests in flight finish, the gateway holds new ones — and the agent connects
+    /// again announcing them; otherwise nothing changes.
+    /// </summary>
+    public void ReloadCredentials()
+    {
+        if (_credentials.Refresh() == CredentialChange.None)
+        {
+            AgentLog.CredentialsUnchanged(_logger);
+            return;
+        }
+
+        if (Volatile.Read(ref _current) is { } session)
+        {
+            AgentLog.ReconnectingForCredentials(_logger, _options.ShutdownGracePeriod);
+            Volatile.Write(ref _closingReason, "closed by the agent to announce its new token or secret");
+            _ = session.CloseAsync(_options.ShutdownGracePeriod, CancellationToken.None);
+        }
+    }
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
@@ -131,14 +155,16 @@ internal sealed class TunnelAgent : IDisposable
 
     private async Task<TunnelSession?> TryConnectAsync(CancellationToken stoppingToken)
     {
-        if (_credentials.Refresh() && _detached is { } detached)
+        _credentials.Refresh();
+        var credentials = _credentials.Current;
+        if (_detached is { } detached && _servedToken != credentials.Token)
         {
             // Its requests belong to the tunnel of the old token, which this agent no longer serves.
             detached.Abort(new OperationCanceledException("the agent's token changed"));
             _detached = null;
         }
 
-        AgentLog.Connecting(_logger, _connector.EndpointUri, _credentials.Fingerprint, _backoff.Failures + 1);
+        AgentLog.Connecting(_logger, _connector.EndpointUri, credentials.Fingerprint, _backoff.Failures + 1);
         if (_options.Transport != AgentTransport.LongPoll)
         {
             var handshake = _options.Transport == AgentTransport.Auto ? _options.WebSocketHandshakeTimeout : _options.ConnectTimeout;
@@ -169,13 +195,21 @@ internal sealed class TunnelAgent : IDisposable
         return longPoll;
     }
 
-    private async Task<ITunnelTransport> ConnectWebSocketAsync(CancellationToken cancellationToken) =>
-        new WebSocketTransport(await _connector.ConnectAsync(_credentials.Token, _credentials.Secret, ResumingSessionId, cancellationToken).ConfigureAwait(false));
+    private async Task<ITunnelTransport> ConnectWebSocketAsync(CancellationToken cancellationToken)
+    {
+        var credentials = _credentials.Current;
+        _connectingToken = credentials.Token;
+        return new WebSocketTransport(await _connector.ConnectAsync(credentials.Token, credentials.Secret, ResumingSessionId, cancellationToken).ConfigureAwait(false));
+    }
 
     private Guid? ResumingSessionId => _detached is { IsDetached: true } detached ? detached.SessionId : null;
 
-    private async Task<ITunnelTransport> ConnectLongPollAsync(CancellationToken cancellationToken) =>
-        await _connector.ConnectLongPollAsync(_credentials.Token, _credentials.Secret, ResumingSessionId, _time, cancellationToken).ConfigureAwait(false);
+    private async Task<ITunnelTransport> ConnectLongPollAsync(CancellationToken cancellationToken)
+    {
+        var credentials = _credentials.Current;
+        _connectingToken = credentials.Token;
+        return await _connector.ConnectLongPollAsync(credentials.Token, credentials.Secret, ResumingSessionId, _time, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Opens a transport and runs the tunnel handshake on it; returns the session, or why there is none
@@ -220,6 +254,8 @@ internal sealed class TunnelAgent : IDisposable
             }
 
             _detached = null;
+            _servedToken = _connectingToken;
+            _closingReason = null;
             return (session, null, false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -262,7 +298,7 @@ internal sealed class TunnelAgent : IDisposable
                     }
                     else
                     {
-                        AgentLog.Disconnected(_logger, _connector.EndpointUri, session.Failure?.Message ?? "the gateway closed the session");
+                        AgentLog.Disconnected(_logger, _connector.EndpointUri, session.Failure?.Message ?? Interlocked.Exchange(ref _closingReason, null) ?? "the gateway closed the session");
                         Failed(session.Failure?.Message ?? "the gateway closed the session");
                     }
 

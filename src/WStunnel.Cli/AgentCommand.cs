@@ -18,7 +18,7 @@ internal static partial class AgentCommand
     public static Command Create()
     {
         var server = new Option<string?>("--server") { Description = "The gateway, e.g. wss://gateway.example.com (path defaults to /_tunnel)." };
-        var tokenFile = new Option<FileInfo?>("--token-file") { Description = $"File holding the token (at least 16 characters), read again before each connection so a rotated token needs no restart. Or set {TokenEnvironmentVariable}." };
+        var tokenFile = new Option<FileInfo?>("--token-file") { Description = $"File holding the token (at least 16 characters), read again before each connection and on SIGHUP, so a rotated token needs no restart. Or set {TokenEnvironmentVariable}." };
         var token = new Option<string?>("--token") { Description = "The token itself. Visible to other users in the process list: prefer --token-file." };
         var secretFile = new Option<FileInfo?>("--secret-file") { Description = $"File holding the tunnel's agent secret, where the gateway requires one; read again before each connection. Or set {SecretEnvironmentVariable}." };
         var clientCert = new Option<FileInfo?>("--client-cert") { Description = "Client certificate for gateways that require one: PEM (with --client-key) or a PFX without a password." };
@@ -140,6 +140,8 @@ internal static partial class AgentCommand
                 options.Secret = secret;
             }
         });
+
+        builder.Services.AddHostedService<Hosting.AgentReloadOnHangUp>();
 
         IHost? host = null;
         try

@@ -41,6 +41,32 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
     }
 
     [Fact]
+    public async Task SIGHUP_makes_the_agent_announce_a_rewritten_token_file_and_never_ends_it()
+    {
+        using var files = new TemporaryDirectory();
+        var first = "hangup-first-" + Guid.NewGuid().ToString("N");
+        var second = "hangup-second-" + Guid.NewGuid().ToString("N");
+        var tokenFile = files.WriteFile("token", first + "\n");
+        using var agent = CliProcess.Start(["agent", "--server", fixture.AgentServerUri.ToString(), "--ca-cert", fixture.Certificate.CaFile,
+            "--target", fixture.Backend.Address.ToString(), "--token-file", tokenFile]);
+        await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, first);
+
+        Signals.HangUp(agent.Id); // nothing changed: the tunnel stays
+        await agent.WaitForOutputAsync("[2030]", TimeSpan.FromSeconds(30));
+        Assert.Equal("status 200", await fixture.Client.GetStringAsync($"/_token/{first}/status/200"));
+
+        await File.WriteAllTextAsync(tokenFile, second + "\n");
+        Signals.HangUp(agent.Id);
+        await agent.WaitForOutputAsync("[2029]", TimeSpan.FromSeconds(30));
+        await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, second);
+
+        Assert.Equal("status 200", await fixture.Client.GetStringAsync($"/_token/{second}/status/200"));
+        Assert.False(agent.HasExited);
+        Assert.DoesNotContain(first, agent.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(second, agent.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task With_log_format_json_every_agent_log_line_is_a_json_object_with_its_event_id()
     {
         var token = "json-logs-" + Guid.NewGuid().ToString("N");

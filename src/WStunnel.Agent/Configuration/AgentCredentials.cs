@@ -5,15 +5,17 @@ namespace WStunnel.Agent.Configuration;
 
 /// <summary>
 /// The token and secret the agent announces. Those kept in files (<c>TokenFile</c>, <c>SecretFile</c>)
-/// are read again before every connection to the gateway, so a rotated token or secret is announced
-/// from the next connection on without a restart — as the gateway takes up its own files. A file that
-/// cannot be used (moved, emptied, half written) leaves the current value in place, with one warning
-/// per reason.
+/// are read again before every connection to the gateway (and on SIGHUP with <c>wstunnel agent</c>), so
+/// a rotated token or secret is announced from the next connection on without a restart — as the
+/// gateway takes up its own files. A file that cannot be used (moved, emptied, half written) leaves
+/// the current value in place, with one warning per reason.
 /// </summary>
 internal sealed class AgentCredentials
 {
     private readonly WStunnelAgentOptions _options;
     private readonly ILogger _logger;
+    private readonly Lock _refreshing = new();
+    private Credentials _current;
     private string? _refused;
 
     public AgentCredentials(WStunnelAgentOptions options, ILogger logger)
@@ -21,79 +23,85 @@ internal sealed class AgentCredentials
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _logger = logger;
-        Token = AgentToken.Read(options);
-        Secret = AgentToken.ReadSecret(options);
-        Fingerprint = FingerprintOf(Token);
+        _current = new Credentials(AgentToken.Read(options), AgentToken.ReadSecret(options));
     }
 
-    /// <summary>The token announced now.</summary>
-    public string Token { get; private set; }
+    /// <summary>The token and secret announced now, read together.</summary>
+    public Credentials Current => Volatile.Read(ref _current);
 
-    /// <summary>The agent secret announced now, or null.</summary>
-    public string? Secret { get; private set; }
-
-    /// <summary>What logs call the token: the first bytes of its SHA-256, never the token.</summary>
-    public string Fingerprint { get; private set; }
-
-    /// <summary>Before a connection: takes up changed files. True when the token changed (the secret may have too).</summary>
-    public bool Refresh()
+    /// <summary>Takes up changed files and says what changed.</summary>
+    public CredentialChange Refresh()
     {
         if (string.IsNullOrEmpty(_options.TokenFile) && string.IsNullOrEmpty(_options.SecretFile))
         {
-            return false;
+            return CredentialChange.None;
         }
 
-        string token;
-        string? secret;
-        try
+        lock (_refreshing)
         {
-            token = AgentToken.Read(_options);
-            secret = AgentToken.ReadSecret(_options);
-            if (token.Length < AgentOptionsValidator.MinimumTokenLength)
+            var current = Current;
+            Credentials read;
+            try
             {
-                throw new InvalidOperationException($"the token in TokenFile '{_options.TokenFile}' is shorter than {AgentOptionsValidator.MinimumTokenLength} characters");
+                read = new Credentials(AgentToken.Read(_options), AgentToken.ReadSecret(_options));
+                if (read.Token.Length < AgentOptionsValidator.MinimumTokenLength)
+                {
+                    throw new InvalidOperationException($"the token in TokenFile '{_options.TokenFile}' is shorter than {AgentOptionsValidator.MinimumTokenLength} characters");
+                }
             }
-        }
-        catch (InvalidOperationException ex)
-        {
-            if (ex.Message != _refused)
+            catch (InvalidOperationException ex)
             {
-                _refused = ex.Message; // messages name the file and the setting, never the value
-                AgentLog.CredentialsNotReloaded(_logger, ex.Message, Fingerprint);
+                if (ex.Message != _refused)
+                {
+                    _refused = ex.Message; // messages name the file and the setting, never the value
+                    AgentLog.CredentialsNotReloaded(_logger, ex.Message, current.Fingerprint);
+                }
+
+                return CredentialChange.None;
             }
 
-            return false;
-        }
+            _refused = null;
+            var change = (read.Token != current.Token ? CredentialChange.Token : CredentialChange.None)
+                | (read.Secret != current.Secret ? CredentialChange.Secret : CredentialChange.None);
+            if (change == CredentialChange.None)
+            {
+                return change;
+            }
 
-        _refused = null;
-        var tokenChanged = token != Token;
-        var secretChanged = secret != Secret;
-        if (!tokenChanged && !secretChanged)
-        {
-            return false;
-        }
+            Volatile.Write(ref _current, read);
+            if (change.HasFlag(CredentialChange.Token))
+            {
+                AgentLog.TokenReloaded(_logger, current.Fingerprint, read.Fingerprint);
+            }
 
-        var previous = Fingerprint;
-        Token = token;
-        Secret = secret;
-        Fingerprint = FingerprintOf(token);
-        if (tokenChanged)
-        {
-            AgentLog.TokenReloaded(_logger, previous, Fingerprint);
-        }
+            if (change.HasFlag(CredentialChange.Secret))
+            {
+                AgentLog.SecretReloaded(_logger, read.Fingerprint);
+            }
 
-        if (secretChanged)
-        {
-            AgentLog.SecretReloaded(_logger, Fingerprint);
+            return change;
         }
-
-        return tokenChanged;
     }
 
-    /// <summary>The first four bytes of the token's SHA-256, in hex: enough to tell tokens apart in logs.</summary>
-    public static string FingerprintOf(string token)
+    /// <summary>A token with its secret.</summary>
+    internal sealed record Credentials(string Token, string? Secret)
     {
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token));
-        return Convert.ToHexStringLower(hash.AsSpan(0, 4));
+        /// <summary>What logs call the token: the first four bytes of its SHA-256 in hex, never the token.</summary>
+        public string Fingerprint { get; } = FingerprintOf(Token);
+
+        private static string FingerprintOf(string token)
+        {
+            var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token));
+            return Convert.ToHexStringLower(hash.AsSpan(0, 4));
+        }
     }
+}
+
+/// <summary>What a refresh of the agent's token and secret files changed.</summary>
+[Flags]
+internal enum CredentialChange
+{
+    None = 0,
+    Secret = 1,
+    Token = 2,
 }

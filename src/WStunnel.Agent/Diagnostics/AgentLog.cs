@@ -71,6 +71,12 @@ internal static partial class AgentLog
     [LoggerMessage(2028, LogLevel.Warning, "Token or secret not reloaded: {Reason}. Still announcing token {Fingerprint} with the secret it had")]
     public static partial void CredentialsNotReloaded(ILogger logger, string reason, string fingerprint);
 
+    [LoggerMessage(2029, LogLevel.Information, "The token or secret changed: closing the tunnel, letting requests in flight finish within {GracePeriod}, to connect again with them")]
+    public static partial void ReconnectingForCredentials(ILogger logger, TimeSpan gracePeriod);
+
+    [LoggerMessage(2030, LogLevel.Information, "The token and secret files hold what the agent announces already (or nothing usable); the tunnel stays as it is")]
+    public static partial void CredentialsUnchanged(ILogger logger);
+
     [LoggerMessage(2021, LogLevel.Warning, "Could not write the status file: {Reason}")]
     public static partial void StatusFileFailed(ILogger logger, string reason);
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Json;
@@ -15,40 +14,35 @@ namespace WStunnel.Cli.Hosting;
 /// </summary>
 internal sealed partial class ConfigurationReloadOnHangUp : IHostedService, IDisposable
 {
-    private readonly PosixSignalRegistration? _registration;
+    private readonly IDisposable? _registration;
 
     public ConfigurationReloadOnHangUp(IConfiguration configuration, ILogger<ConfigurationReloadOnHangUp> logger)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        if (OperatingSystem.IsWindows() || configuration is not IConfigurationRoot root)
+        if (configuration is IConfigurationRoot root)
         {
-            return;
+            _registration = HangUpSignal.Register(() => Reload(root, logger));
         }
+    }
 
-        _registration = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+    private static void Reload(IConfigurationRoot root, ILogger logger)
+    {
+        HangUp(logger);
+        try
         {
-            context.Cancel = true;
-            ThreadPool.QueueUserWorkItem(static state =>
+            // A JSON provider that fails to read its file is left empty until its next good read: check
+            // first, so a broken or missing file leaves the configuration as it is.
+            foreach (var provider in root.Providers.OfType<JsonConfigurationProvider>())
             {
-                var (root, logger) = state;
-                HangUp(logger);
-                try
-                {
-                    // A JSON provider that fails to read its file is left empty until its next good read: check
-                    // first, so a broken or missing file leaves the configuration as it is.
-                    foreach (var provider in root.Providers.OfType<JsonConfigurationProvider>())
-                    {
-                        ReadableJson(provider.Source);
-                    }
+                ReadableJson(provider.Source);
+            }
 
-                    root.Reload();
-                }
-                catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
-                {
-                    ReloadFailed(logger, ex.InnerException is { } inner ? $"{ex.Message.TrimEnd('.')}: {inner.Message.TrimEnd('.')}" : ex.Message.TrimEnd('.'));
-                }
-            }, (root, logger), preferLocal: false);
-        });
+            root.Reload();
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            ReloadFailed(logger, ex.InnerException is { } inner ? $"{ex.Message.TrimEnd('.')}: {inner.Message.TrimEnd('.')}" : ex.Message.TrimEnd('.'));
+        }
     }
 
     /// <summary>Throws, saying why, when the source's file is missing (and required) or is not JSON.</summary>

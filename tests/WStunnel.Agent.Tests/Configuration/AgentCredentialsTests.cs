@@ -16,16 +16,16 @@ public sealed class AgentCredentialsTests : IDisposable
         var (options, tokenFile, _) = FromFiles(OldToken, secret: null);
         var log = new RecordingLogger();
         var credentials = new AgentCredentials(options, log);
-        var before = credentials.Fingerprint;
+        var before = credentials.Current.Fingerprint;
 
         File.WriteAllText(tokenFile, NewToken + "\n");
 
-        Assert.True(credentials.Refresh());
-        Assert.Equal(NewToken, credentials.Token);
-        Assert.NotEqual(before, credentials.Fingerprint);
-        Assert.Contains(log.Lines, line => line.Contains(credentials.Fingerprint, StringComparison.Ordinal) && line.Contains(before, StringComparison.Ordinal));
+        Assert.Equal(CredentialChange.Token, credentials.Refresh());
+        Assert.Equal(NewToken, credentials.Current.Token);
+        Assert.NotEqual(before, credentials.Current.Fingerprint);
+        Assert.Contains(log.Lines, line => line.Contains(credentials.Current.Fingerprint, StringComparison.Ordinal) && line.Contains(before, StringComparison.Ordinal));
         Assert.DoesNotContain(log.Lines, line => line.Contains(NewToken, StringComparison.Ordinal) || line.Contains(OldToken, StringComparison.Ordinal));
-        Assert.False(credentials.Refresh()); // nothing changed since
+        Assert.Equal(CredentialChange.None, credentials.Refresh()); // nothing changed since
     }
 
     [Fact]
@@ -37,9 +37,9 @@ public sealed class AgentCredentialsTests : IDisposable
 
         File.WriteAllText(secretFile!, "new-secret-0123456789");
 
-        Assert.False(credentials.Refresh()); // the token, and so the tunnel, stays
-        Assert.Equal("new-secret-0123456789", credentials.Secret);
-        Assert.Equal(OldToken, credentials.Token);
+        Assert.Equal(CredentialChange.Secret, credentials.Refresh()); // the token, and so the tunnel, stays
+        Assert.Equal("new-secret-0123456789", credentials.Current.Secret);
+        Assert.Equal(OldToken, credentials.Current.Token);
         Assert.DoesNotContain(log.Lines, line => line.Contains("secret-0123456789", StringComparison.Ordinal));
         Assert.Single(log.Lines, line => line.StartsWith("Agent secret changed", StringComparison.Ordinal));
     }
@@ -55,14 +55,14 @@ public sealed class AgentCredentialsTests : IDisposable
 
         File.WriteAllText(tokenFile, content);
 
-        Assert.False(credentials.Refresh());
-        Assert.False(credentials.Refresh());
-        Assert.Equal(OldToken, credentials.Token);
+        Assert.Equal(CredentialChange.None, credentials.Refresh());
+        Assert.Equal(CredentialChange.None, credentials.Refresh());
+        Assert.Equal(OldToken, credentials.Current.Token);
         Assert.Single(log.Lines, line => line.StartsWith("Token or secret not reloaded", StringComparison.Ordinal) && line.Contains(tokenFile, StringComparison.Ordinal));
 
         File.WriteAllText(tokenFile, NewToken);
-        Assert.True(credentials.Refresh());
-        Assert.Equal(NewToken, credentials.Token);
+        Assert.Equal(CredentialChange.Token, credentials.Refresh());
+        Assert.Equal(NewToken, credentials.Current.Token);
     }
 
     [Fact]
@@ -74,8 +74,8 @@ public sealed class AgentCredentialsTests : IDisposable
 
         File.Delete(secretFile!);
 
-        Assert.False(credentials.Refresh());
-        Assert.Equal("old-secret-0123456789", credentials.Secret);
+        Assert.Equal(CredentialChange.None, credentials.Refresh());
+        Assert.Equal("old-secret-0123456789", credentials.Current.Secret);
         Assert.Single(log.Lines, line => line.Contains("SecretFile", StringComparison.Ordinal) && line.Contains("cannot be read", StringComparison.Ordinal));
     }
 
@@ -86,8 +86,8 @@ public sealed class AgentCredentialsTests : IDisposable
         var log = new RecordingLogger();
         var credentials = new AgentCredentials(options, log);
 
-        Assert.False(credentials.Refresh());
-        Assert.Equal(OldToken, credentials.Token);
+        Assert.Equal(CredentialChange.None, credentials.Refresh());
+        Assert.Equal(OldToken, credentials.Current.Token);
         Assert.Empty(log.Lines);
     }
 
