@@ -1,5 +1,4 @@
 using System.Net.Security;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,7 +21,7 @@ internal sealed partial class ServerCertificateReloader : BackgroundService
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _hangUp = new(0, 1);
-    private readonly PosixSignalRegistration? _hangUpRegistration;
+    private readonly IDisposable? _hangUpRegistration;
     private readonly Lock _checking = new();
     private string _loaded;
     private string? _refused;
@@ -40,9 +39,8 @@ internal sealed partial class ServerCertificateReloader : BackgroundService
 
         // SIGHUP, as for nginx and most daemons (systemd's ExecReload, a certbot deploy hook): check now.
         // Unhandled, it would end the process; registered here, before the host starts Kestrel.
-        _hangUpRegistration = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        _hangUpRegistration = Hosting.HangUpSignal.Register(() =>
         {
-            context.Cancel = true;
             try
             {
                 _hangUp.Release();
