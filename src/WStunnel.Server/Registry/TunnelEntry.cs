@@ -10,7 +10,8 @@ namespace WStunnel.Server.Registry;
 /// <param name="key">The token's key.</param>
 /// <param name="name">The configured name, or null for a token-addressed tunnel.</param>
 /// <param name="queue">The line of waiting requests, when this entry takes over from one the configuration replaced.</param>
-internal sealed class TunnelEntry(TokenKey key, string? name, TunnelWaitQueue? queue = null)
+/// <param name="traffic">The tunnel's counters, when this entry takes over from one the configuration replaced.</param>
+internal sealed class TunnelEntry(TokenKey key, string? name, TunnelWaitQueue? queue = null, TunnelTraffic? traffic = null)
 {
     private readonly Lock _lock = new();
     private TunnelSession[] _sessions = [];
@@ -109,7 +110,7 @@ internal sealed class TunnelEntry(TokenKey key, string? name, TunnelWaitQueue? q
     public string? ClaimOwner(string identity) => Interlocked.CompareExchange(ref _owner, identity, null) ?? identity;
 
     /// <summary>What went through the tunnel.</summary>
-    public TunnelTraffic Traffic { get; } = new();
+    public TunnelTraffic Traffic { get; } = traffic ?? new();
 
     /// <summary>Requests waiting for this tunnel's agent.</summary>
     public TunnelWaitQueue Queue { get; } = queue ?? new();

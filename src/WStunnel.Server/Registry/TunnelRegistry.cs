@@ -60,7 +60,7 @@ internal sealed class TunnelRegistry : IDisposable
                 // A tunnel added for a token an agent serves unlisted takes over its line of waiting requests:
                 // that agent is asked to come back, to the named tunnel.
                 var unlisted = previous is null && _byToken.TryGetValue(key, out var existing) && existing.Name is null ? existing : null;
-                var candidate = NewEntry(name, key, tunnel, previous?.Queue ?? unlisted?.Queue);
+                var candidate = NewEntry(name, key, tunnel, previous ?? unlisted);
                 if (previous is not null && SameRules(previous, candidate))
                 {
                     next[name] = previous;
@@ -123,8 +123,9 @@ internal sealed class TunnelRegistry : IDisposable
         }
     }
 
-    private static TunnelEntry NewEntry(string name, TokenKey key, WStunnelTunnelOptions tunnel, TunnelWaitQueue? queue) =>
-        new(key, name, queue)
+    // The entry it takes over from keeps counting, and its waiting requests keep their places.
+    private static TunnelEntry NewEntry(string name, TokenKey key, WStunnelTunnelOptions tunnel, TunnelEntry? predecessor) =>
+        new(key, name, predecessor?.Queue, predecessor?.Traffic)
         {
             AgentSecretHash = TunnelSecretSource.ReadAgentSecret(tunnel) is { } secret ? SHA256.HashData(Encoding.UTF8.GetBytes(secret)) : null,
             AllowedIdentities = [.. tunnel.AgentIdentities],

@@ -30,6 +30,7 @@ public sealed class TunnelRegistryReconfigureTests
         var replacement = registry.FindByName("build")!;
         Assert.NotSame(old, replacement);
         Assert.Same(old.Queue, replacement.Queue);
+        Assert.Same(old.Traffic, replacement.Traffic); // the status counts since the start, across rotations
         Assert.False(await WaitingStopsAtOnce(replacement.Queue));
         Assert.Same(replacement, registry.FindByToken(Token));
         Assert.Equal(["build"], change.Changed);
