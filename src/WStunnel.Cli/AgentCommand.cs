@@ -23,7 +23,7 @@ internal static partial class AgentCommand
         var secretFile = new Option<FileInfo?>("--secret-file") { Description = $"File holding the tunnel's agent secret, where the gateway requires one; read again before each connection. Or set {SecretEnvironmentVariable}." };
         var clientCert = new Option<FileInfo?>("--client-cert") { Description = "Client certificate for gateways that require one: PEM (with --client-key) or a PFX without a password." };
         var clientKey = new Option<FileInfo?>("--client-key") { Description = "PEM private key of --client-cert." };
-        var target = new Option<string?>("--target") { Description = "Local server to replay requests against (default: http://localhost:80)." };
+        var target = new Option<string?>("--target") { Description = "Local server to replay requests against (default: http://localhost:80), or its Unix socket: unix:/run/app.sock." };
         var allowTarget = new Option<string[]>("--allow-target")
         {
             Description = "A further origin (scheme://host:port) the gateway may select per request with X-Host; repeat for more. Only exact origins.",

@@ -69,15 +69,15 @@ internal sealed class AgentOptionsValidator : IValidateOptions<WStunnelAgentOpti
             errors.Add($"{Section}:{ex.Message}");
         }
 
-        if (!options.Target.IsAbsoluteUri || options.Target.Scheme is not ("http" or "https") || options.Target.PathAndQuery != "/")
+        if (!IsTarget(options.Target))
         {
-            errors.Add($"{Section}:Target must be an origin such as http://localhost:80, without a path (got '{options.Target}').");
+            errors.Add($"{Section}:Target must be an origin such as http://localhost:80, without a path or user, or a Unix socket such as unix:/run/app.sock (got '{options.Target}').");
         }
 
         for (var i = 0; i < options.AllowedTargets.Count; i++)
         {
             var allowed = options.AllowedTargets[i];
-            if (!allowed.IsAbsoluteUri || allowed.Scheme is not ("http" or "https") || allowed.PathAndQuery != "/" || allowed.UserInfo.Length > 0)
+            if (!IsOrigin(allowed))
             {
                 errors.Add($"{Section}:AllowedTargets:{i} must be an origin such as http://printer.lan:8080, without a path or user (got '{allowed}').");
             }
@@ -158,4 +158,11 @@ internal sealed class AgentOptionsValidator : IValidateOptions<WStunnelAgentOpti
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    /// <summary>An origin, or <c>unix:</c> with an absolute socket path (only the main target: <c>X-Host</c> names origins).</summary>
+    private static bool IsTarget(Uri target) => IsOrigin(target) || (target.IsAbsoluteUri && Dispatch.TargetOrigin.SocketPathOf(target) is not null);
+
+    /// <summary>An <c>http(s)://</c> origin without path or user.</summary>
+    private static bool IsOrigin(Uri target) =>
+        target.IsAbsoluteUri && target.Scheme is "http" or "https" && target.PathAndQuery == "/" && target.UserInfo.Length == 0;
 }

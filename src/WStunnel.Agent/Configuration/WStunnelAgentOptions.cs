@@ -39,7 +39,10 @@ public sealed class WStunnelAgentOptions
     /// <summary>The PEM private key of <see cref="ClientCertificateFile"/>.</summary>
     public string? ClientKeyFile { get; set; }
 
-    /// <summary>The local server requests are replayed against. Default: <c>http://localhost:80</c>.</summary>
+    /// <summary>
+    /// The local server requests are replayed against: an origin, or a Unix domain socket spoken to in
+    /// cleartext HTTP (<c>unix:/run/app.sock</c>). Default: <c>http://localhost:80</c>.
+    /// </summary>
     public Uri Target { get; set; } = new("http://localhost:80");
 
     /// <summary>Accept any certificate from an <c>https://</c> target (a local server with a self-signed one). Default: false.</summary>

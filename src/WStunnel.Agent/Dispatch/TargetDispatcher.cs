@@ -24,7 +24,8 @@ internal sealed class TargetDispatcher : IDisposable
 
     private readonly Uri _target;
     private readonly string _origin;
-    private readonly FrozenSet<string> _allowedOrigins;
+    private readonly string? _socketHost;
+    private readonly FrozenDictionary<string, string> _allowedOrigins;
     private readonly TimeSpan _responseTimeout;
     private readonly Version _version;
     private readonly HttpVersionPolicy _versionPolicy;
@@ -37,13 +38,16 @@ internal sealed class TargetDispatcher : IDisposable
     {
         _metrics = metrics;
         _target = options.Target;
-        _origin = options.Target.GetLeftPart(UriPartial.Authority);
-        _allowedOrigins = options.AllowedTargets.Select(static t => t.GetLeftPart(UriPartial.Authority)).ToFrozenSet(StringComparer.Ordinal);
+        TargetOrigin[] targets = [TargetOrigin.From(options.Target, 0), .. options.AllowedTargets.Select(static (t, i) => TargetOrigin.From(t, i + 1))];
+        _origin = targets[0].RequestBase;
+        _socketHost = targets[0].SocketPath is null ? null : "localhost"; // what curl --unix-socket sends, not the reserved name
+        _allowedOrigins = targets.DistinctBy(static t => t.Key).ToFrozenDictionary(static t => t.Key, static t => t.RequestBase, StringComparer.Ordinal);
+        var sockets = targets.Where(static t => t.SocketPath is not null).ToFrozenDictionary(static t => new Uri(t.RequestBase).Host, static t => t.SocketPath!, StringComparer.OrdinalIgnoreCase);
         _responseTimeout = options.TargetResponseTimeout;
         _version = options.TargetHttp2 ? HttpVersion.Version20 : HttpVersion.Version11;
 
         // Cleartext HTTP/2 has no negotiation: it must be asked for exactly (prior knowledge).
-        _versionPolicy = options.TargetHttp2 && options.Target.Scheme == Uri.UriSchemeHttp
+        _versionPolicy = options.TargetHttp2 && options.Target.Scheme is "http" or TargetOrigin.UnixScheme
             ? HttpVersionPolicy.RequestVersionExact
             : HttpVersionPolicy.RequestVersionOrLower;
         _logger = logger;
@@ -57,7 +61,26 @@ internal sealed class TargetDispatcher : IDisposable
             ConnectTimeout = TimeSpan.FromSeconds(10),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
             SslOptions = TargetTls(options),
+            ConnectCallback = sockets.Count == 0 ? null : (context, cancellationToken) => ConnectAsync(sockets, context.DnsEndPoint, cancellationToken),
         });
+    }
+
+    /// <summary>A connection to a target: its Unix domain socket, or as the handler connects by itself, over TCP.</summary>
+    private static async ValueTask<Stream> ConnectAsync(FrozenDictionary<string, string> sockets, DnsEndPoint endpoint, CancellationToken cancellationToken)
+    {
+        var (socket, remote) = sockets.TryGetValue(endpoint.Host, out var path)
+            ? (new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified), (EndPoint)new UnixDomainSocketEndPoint(path))
+            : (new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }, endpoint);
+        try
+        {
+            await socket.ConnectAsync(remote, cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -203,15 +226,14 @@ internal sealed class TargetDispatcher : IDisposable
     }
 
     /// <summary>
-    /// The selected origin in its canonical form, if the agent lists it: scheme, host and port must all
-    /// match (<c>http://host</c> and <c>http://host:80</c> are the same origin; <c>https://host</c> is not).
+    /// Where requests for the selected origin go, if the agent lists it: scheme, host and port must all
+    /// match (<c>http://host</c> and <c>http://host:80</c> are the same origin; <c>https://host</c> is not),
+    /// or the socket's path.
     /// </summary>
     private bool TryAllowedOrigin(string requested, out string origin)
     {
-        origin = Uri.TryCreate(requested, UriKind.Absolute, out var uri) && uri.UserInfo.Length == 0 && uri.PathAndQuery == "/"
-            ? uri.GetLeftPart(UriPartial.Authority)
-            : "";
-        return origin == _origin || _allowedOrigins.Contains(origin);
+        origin = "";
+        return TargetOrigin.KeyOf(requested) is { } key && _allowedOrigins.TryGetValue(key, out origin!);
     }
 
     private HttpRequestMessage BuildRequest(TunnelStream stream, RequestHead head, string origin, string? upgrade)
@@ -237,6 +259,10 @@ internal sealed class TargetDispatcher : IDisposable
         if (head.Authority.Length > 0)
         {
             request.Headers.Host = head.Authority;
+        }
+        else if (_socketHost is not null && origin == _origin)
+        {
+            request.Headers.Host = _socketHost;
         }
 
         return request;

@@ -30,6 +30,7 @@ public sealed class AgentOptionsValidatorTests
     [InlineData("http://printer.lan:8080/admin")]
     [InlineData("ftp://files.lan")]
     [InlineData("http://user:pass@printer.lan")]
+    [InlineData("unix:/run/app.sock")] // X-Host names origins; only the main target may be a socket
     public void An_allowed_target_must_be_an_exact_http_origin(string allowed)
     {
         var options = new WStunnelAgentOptions { Server = new Uri("wss://gw.example.com"), Token = "0123456789abcdef" };
@@ -41,8 +42,24 @@ public sealed class AgentOptionsValidatorTests
     [Theory]
     [InlineData("http://localhost:8080/app", "Target must be an origin")]
     [InlineData("ftp://localhost", "Target must be an origin")]
-    public void A_target_must_be_an_http_origin(string target, string message) =>
+    [InlineData("http://user:pass@localhost", "Target must be an origin")]
+    [InlineData("unix:run/app.sock", "or a Unix socket such as unix:/run/app.sock")]
+    [InlineData("unix:/run/", "or a Unix socket such as unix:/run/app.sock")]
+    [InlineData("unix://host/run/app.sock", "or a Unix socket such as unix:/run/app.sock")]
+    [InlineData("unix:/run/app.sock?x=1", "or a Unix socket such as unix:/run/app.sock")]
+    public void A_target_must_be_an_http_origin_or_a_unix_socket_path(string target, string message) =>
         Assert.Contains(message, Failures(new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", Target = new Uri(target) }), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("unix:/run/app.sock")]
+    [InlineData("unix:///run/app.sock")]
+    [InlineData("https://localhost:8443")]
+    public void A_target_may_be_an_origin_or_a_unix_socket(string target)
+    {
+        var options = new WStunnelAgentOptions { Server = new Uri("wss://gw"), Token = "0123456789abcdef", Target = new Uri(target) };
+        options.AllowedTargets.Add(new Uri("http://printer.lan:8080"));
+        Assert.Empty(Failures(options));
+    }
 
     [Fact]
     public void A_short_token_is_refused_without_echoing_it()
