@@ -74,7 +74,7 @@ internal static partial class AgentLog
     [LoggerMessage(2029, LogLevel.Information, "The token or secret changed: closing the tunnel, letting requests in flight finish within {GracePeriod}, to connect again with them")]
     public static partial void ReconnectingForCredentials(ILogger logger, TimeSpan gracePeriod);
 
-    [LoggerMessage(2030, LogLevel.Information, "The token and secret files hold what the agent announces already (or nothing usable); the tunnel stays as it is")]
+    [LoggerMessage(2030, LogLevel.Information, "Nothing to announce anew: the token and secret files (only files are read again) hold what the agent announces already, or nothing usable; the tunnel stays as it is")]
     public static partial void CredentialsUnchanged(ILogger logger);
 
     [LoggerMessage(2021, LogLevel.Warning, "Could not write the status file: {Reason}")]
