@@ -89,13 +89,13 @@ internal sealed class TunnelAgent : IDisposable
     {
         if (_credentials.Refresh() == CredentialChange.None)
         {
-            AgentLog.CredentialsUnchanged(_logger);
+            AgentLog.CredentialsUnchanged(_logger, _credentials.Current.Fingerprint);
             return;
         }
 
         if (Volatile.Read(ref _current) is { } session)
         {
-            AgentLog.ReconnectingForCredentials(_logger, _options.ShutdownGracePeriod);
+            AgentLog.ReconnectingForCredentials(_logger, _credentials.Current.Fingerprint, _options.ShutdownGracePeriod);
             Volatile.Write(ref _closingReason, "closed by the agent to announce its new token or secret");
             _ = session.CloseAsync(_options.ShutdownGracePeriod, CancellationToken.None);
         }

@@ -71,11 +71,11 @@ internal static partial class AgentLog
     [LoggerMessage(2028, LogLevel.Warning, "Token or secret not reloaded: {Reason}. Still announcing token {Fingerprint} with the secret it had")]
     public static partial void CredentialsNotReloaded(ILogger logger, string reason, string fingerprint);
 
-    [LoggerMessage(2029, LogLevel.Information, "The token or secret changed: closing the tunnel, letting requests in flight finish within {GracePeriod}, to connect again with them")]
-    public static partial void ReconnectingForCredentials(ILogger logger, TimeSpan gracePeriod);
+    [LoggerMessage(2029, LogLevel.Information, "Closing the tunnel to announce token {Fingerprint} and its secret as they now read, letting requests in flight finish within {GracePeriod}")]
+    public static partial void ReconnectingForCredentials(ILogger logger, string fingerprint, TimeSpan gracePeriod);
 
-    [LoggerMessage(2030, LogLevel.Information, "Nothing to announce anew: the token and secret files (only files are read again) hold what the agent announces already, or nothing usable; the tunnel stays as it is")]
-    public static partial void CredentialsUnchanged(ILogger logger);
+    [LoggerMessage(2030, LogLevel.Information, "Nothing to announce anew: token {Fingerprint} and its secret are as announced (only their files are read again), or the files hold nothing usable; the tunnel stays as it is")]
+    public static partial void CredentialsUnchanged(ILogger logger, string fingerprint);
 
     [LoggerMessage(2021, LogLevel.Warning, "Could not write the status file: {Reason}")]
     public static partial void StatusFileFailed(ILogger logger, string reason);

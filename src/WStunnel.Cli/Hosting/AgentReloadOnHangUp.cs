@@ -29,6 +29,6 @@ internal sealed partial class AgentReloadOnHangUp : IHostedService, IDisposable
 
     public void Dispose() => _registration?.Dispose();
 
-    [LoggerMessage(3008, LogLevel.Information, "SIGHUP: reading the token and secret files again")]
+    [LoggerMessage(3008, LogLevel.Information, "SIGHUP: reading the agent's credential files again")]
     private static partial void HangUp(ILogger logger);
 }

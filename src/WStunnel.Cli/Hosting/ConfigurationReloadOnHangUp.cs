@@ -80,7 +80,7 @@ internal sealed partial class ConfigurationReloadOnHangUp : IHostedService, IDis
 
     public void Dispose() => _registration?.Dispose();
 
-    [LoggerMessage(3006, LogLevel.Information, "SIGHUP: reading the configuration again, with the tunnels' token and secret files")]
+    [LoggerMessage(3006, LogLevel.Information, "SIGHUP: reading the configuration again, with the tunnels' secret files")]
     private static partial void HangUp(ILogger logger);
 
     [LoggerMessage(3007, LogLevel.Warning, "SIGHUP: the configuration could not be read again: {Reason}. The gateway goes on with what it had")]
