@@ -33,7 +33,7 @@ internal sealed class WStunnelConfigurationWatcher(
     internal static readonly TimeSpan SecretFileCheckInterval = TimeSpan.FromMinutes(1);
 
     private const string TunnelsKey = "Tunnels";
-    private readonly Lock _checking = new();
+    private readonly Lock _checking = new(); // reloads and the timer check one at a time; the fields below are theirs
     private IConfigurationSection? _section;
     private IDisposable? _subscription;
     private ITimer? _secretFiles;
@@ -94,10 +94,12 @@ internal sealed class WStunnelConfigurationWatcher(
     {
         _seenTunnels = Fingerprint(_section!, withTunnels: true, withFileContents: false);
         var now = Fingerprint(_section!, withTunnels: true);
-        if (now == Interlocked.Exchange(ref _seen, now))
+        if (now == _seen)
         {
             return; // another part of the configuration changed, the same save was reported twice, or no secret file changed
         }
+
+        _seen = now;
 
         var (options, failures) = Build();
         if (options is null)
@@ -114,7 +116,7 @@ internal sealed class WStunnelConfigurationWatcher(
         catch (InvalidOperationException ex)
         {
             // A token or secret file changed again between the check and its use; the next check takes it up.
-            Interlocked.Exchange(ref _seen, "");
+            _seen = "";
             ServerLog.ConfigurationChangedInvalid(logger, ex.Message);
             return;
         }
@@ -141,8 +143,9 @@ internal sealed class WStunnelConfigurationWatcher(
         }
 
         var settings = Fingerprint(_section!, withTunnels: false);
-        if (settings != Interlocked.Exchange(ref _seenSettings, settings))
+        if (settings != _seenSettings)
         {
+            _seenSettings = settings;
             ServerLog.ConfigurationChanged(logger);
         }
     }
