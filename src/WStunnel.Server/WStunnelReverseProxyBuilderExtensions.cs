@@ -44,6 +44,7 @@ public static class WStunnelReverseProxyBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WStunnelOptions>, WStunnelOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
+        services.AddSingleton<LiveSettings>();
         services.AddSingleton<TunnelRegistry>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<TunnelForwarder>();

@@ -27,6 +27,39 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task Rate_limits_and_the_admission_of_unlisted_tokens_change_at_once_without_a_restart()
+    {
+        var listed = "live-listed-" + Guid.NewGuid().ToString("N");
+        var settings = new Dictionary<string, object> { ["RateLimits"] = new { UnknownTokenRequestsPerMinute = 0 } };
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, settings: settings);
+        await using var agent = await StartAgentAsync(gateway, listed, secret: null, new ListLogger(), waitForTunnel: true);
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+
+        settings["RateLimits"] = new { UnknownTokenRequestsPerMinute = 2 };
+        settings["AllowUnlistedTokens"] = false;
+        settings["Tunnels"] = new { listed = new { Token = listed } };
+        await RewriteAsync(gateway, new { WStunnel = settings });
+
+        var applied = await gateway.Process.WaitForOutputAsync("[1033]", Patience);
+        Assert.Contains("WStunnel:RateLimits", applied, StringComparison.Ordinal);
+        Assert.Contains("WStunnel:AllowUnlistedTokens", applied, StringComparison.Ordinal);
+        var unknown = "/_token/unknown-" + Guid.NewGuid().ToString("N") + "/";
+        var answers = new List<System.Net.HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await client.GetAsync(unknown);
+            answers.Add(response.StatusCode);
+        }
+
+        Assert.Equal([System.Net.HttpStatusCode.NotFound, System.Net.HttpStatusCode.NotFound, System.Net.HttpStatusCode.TooManyRequests], answers);
+        var refusedLog = new ListLogger();
+        await using var unlisted = await StartAgentAsync(gateway, "live-unlisted-" + Guid.NewGuid().ToString("N"), secret: null, refusedLog, waitForTunnel: false);
+        Assert.Contains("403", await refusedLog.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal);
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{listed}/status/200"));
+        Assert.DoesNotContain("[1027]", gateway.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_change_the_next_start_would_refuse_is_named_at_once()
     {
         using var gateway = await GatewayProcess.StartAsync(fixture.Certificate);

@@ -14,8 +14,9 @@ namespace WStunnel.Server.Configuration;
 /// <summary>
 /// Follows the <c>WStunnel</c> section when a reloadable source (a JSON file with <c>reloadOnChange</c>)
 /// changes it: the named tunnels apply at once — added, changed (their agents are asked to come back,
-/// to be admitted by the new rules) or removed — as YARP's routes do; the other settings apply at the
-/// next start, and the log says so rather than letting them look applied. A change the next start would
+/// to be admitted by the new rules) or removed — as YARP's routes do, and so do the
+/// <see cref="LiveSettings"/>; the other settings apply at the next start, and the log says so rather
+/// than letting them look applied. A change the next start would
 /// refuse changes nothing and is named at once, so it is found before a restart. The files tunnels
 /// keep their tokens and agent secrets in (<c>TokenFile</c>, <c>AgentSecretFile</c>) count as part of
 /// the section: they are read again every <see cref="SecretFileCheckInterval"/> and at each reload, so
@@ -26,6 +27,7 @@ internal sealed class WStunnelConfigurationWatcher(
     IOptionsFactory<WStunnelOptions> factory,
     TunnelRegistry registry,
     IOptions<WStunnelOptions> running,
+    LiveSettings settings,
     TimeProvider time,
     ILogger<WStunnelConfigurationWatcher> logger) : IHostedService, IDisposable
 {
@@ -38,17 +40,19 @@ internal sealed class WStunnelConfigurationWatcher(
     private IDisposable? _subscription;
     private ITimer? _secretFiles;
     private string _seen = "";
-    private string _seenTunnels = "";
+    private string _seenConfiguration = "";
     private string _seenSettings = "";
+    private Dictionary<string, string> _seenLive = [];
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         if (services.GetService<IConfiguration>() is { } configuration)
         {
             _section = configuration.GetSection(WStunnelOptions.SectionName);
-            _seen = Fingerprint(_section, withTunnels: true);
-            _seenSettings = Fingerprint(_section, withTunnels: false);
-            _seenTunnels = Fingerprint(_section, withTunnels: true, withFileContents: false);
+            _seen = Fingerprint(_section, All, withFileContents: true);
+            _seenConfiguration = Fingerprint(_section, All);
+            _seenSettings = Fingerprint(_section, AtNextStart);
+            _seenLive = LiveFingerprints(_section);
             _subscription = ChangeToken.OnChange(_section.GetReloadToken, Check);
             _secretFiles = time.CreateTimer(static watcher => ((WStunnelConfigurationWatcher)watcher!).CheckSecretFiles(), this, SecretFileCheckInterval, SecretFileCheckInterval);
         }
@@ -64,7 +68,7 @@ internal sealed class WStunnelConfigurationWatcher(
         _secretFiles?.Dispose();
     }
 
-    /// <summary>After a reload: applies changed tunnels, and tells whether other settings differ from what the gateway runs with.</summary>
+    /// <summary>After a reload: applies changed tunnels and live settings, and tells whether other settings differ from what the gateway runs with.</summary>
     internal void Check()
     {
         lock (_checking)
@@ -83,7 +87,7 @@ internal sealed class WStunnelConfigurationWatcher(
     {
         lock (_checking)
         {
-            if (Fingerprint(_section!, withTunnels: true, withFileContents: false) == _seenTunnels)
+            if (Fingerprint(_section!, All) == _seenConfiguration)
             {
                 CheckNow();
             }
@@ -92,8 +96,8 @@ internal sealed class WStunnelConfigurationWatcher(
 
     private void CheckNow()
     {
-        _seenTunnels = Fingerprint(_section!, withTunnels: true, withFileContents: false);
-        var now = Fingerprint(_section!, withTunnels: true);
+        _seenConfiguration = Fingerprint(_section!, All);
+        var now = Fingerprint(_section!, All, withFileContents: true);
         if (now == _seen)
         {
             return; // another part of the configuration changed, the same save was reported twice, or no secret file changed
@@ -142,10 +146,18 @@ internal sealed class WStunnelConfigurationWatcher(
             _ = session.CloseAsync(grace); // go-away: requests in flight finish, the agent comes back under the new rules
         }
 
-        var settings = Fingerprint(_section!, withTunnels: false);
-        if (settings != _seenSettings)
+        var live = LiveFingerprints(_section!);
+        if (LiveSettings.Keys.Where(key => live[key] != _seenLive[key]).ToList() is { Count: > 0 } changed)
         {
-            _seenSettings = settings;
+            _seenLive = live;
+            settings.Apply(options);
+            ServerLog.LiveSettingsChanged(logger, string.Join(", ", changed.Select(key => WStunnelOptions.SectionName + ":" + key)));
+        }
+
+        var atNextStart = Fingerprint(_section!, AtNextStart);
+        if (atNextStart != _seenSettings)
+        {
+            _seenSettings = atNextStart;
             ServerLog.ConfigurationChanged(logger);
         }
     }
@@ -170,31 +182,39 @@ internal sealed class WStunnelConfigurationWatcher(
     }
 
     /// <summary>
-    /// A digest of the section's keys and values (with or without its tunnels, and with them the contents
-    /// of their token and secret files): changes are noticed without keeping a copy of the secrets.
+    /// A digest of the keys and values of the section's settings that <paramref name="select"/> picks (by
+    /// their name under the section), with the contents of the tunnels' token and secret files if asked
+    /// for: changes are noticed without keeping a copy of the secrets.
     /// </summary>
-    private static string Fingerprint(IConfigurationSection section, bool withTunnels, bool withFileContents = true)
+    private static string Fingerprint(IConfigurationSection section, Func<string, bool> select, bool withFileContents = false)
     {
-        var tunnels = ConfigurationPath.Combine(section.Path, TunnelsKey);
         var text = new StringBuilder();
-        foreach (var (key, value) in section.AsEnumerable().OrderBy(pair => pair.Key, StringComparer.OrdinalIgnoreCase))
+        foreach (var (key, value) in section.AsEnumerable(makePathsRelative: true).OrderBy(pair => pair.Key, StringComparer.OrdinalIgnoreCase))
         {
-            if (!key.StartsWith(tunnels, StringComparison.OrdinalIgnoreCase))
+            var setting = key.Split(ConfigurationPath.KeyDelimiter)[0];
+            if (!select(setting))
             {
-                text.Append(key).Append('=').Append(value).Append('\n');
+                continue;
             }
-            else if (withTunnels)
+
+            text.Append(key).Append('=').Append(value).Append('\n');
+            if (withFileContents && setting.Equals(TunnelsKey, StringComparison.OrdinalIgnoreCase) && IsSecretFile(key) && !string.IsNullOrEmpty(value))
             {
-                text.Append(key).Append('=').Append(value).Append('\n');
-                if (withFileContents && IsSecretFile(key) && !string.IsNullOrEmpty(value))
-                {
-                    text.Append(" contents=").Append(FileDigest(value)).Append('\n');
-                }
+                text.Append(" contents=").Append(FileDigest(value)).Append('\n');
             }
         }
 
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
+
+    private static bool All(string setting) => true;
+
+    private static Dictionary<string, string> LiveFingerprints(IConfigurationSection section) =>
+        LiveSettings.Keys.ToDictionary(key => key, key => Fingerprint(section, setting => setting.Equals(key, StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>Settings that apply at the next start: neither the tunnels nor <see cref="LiveSettings"/>.</summary>
+    private static bool AtNextStart(string setting) =>
+        !setting.Equals(TunnelsKey, StringComparison.OrdinalIgnoreCase) && !LiveSettings.Keys.Contains(setting, StringComparer.OrdinalIgnoreCase);
 
     private static bool IsSecretFile(string key) =>
         ConfigurationPath.GetSectionKey(key) is var name

@@ -78,7 +78,7 @@ internal static partial class ServerLog
     [LoggerMessage(1025, LogLevel.Information, "Agents connect through the HTTP endpoint, not directly: {Reason}")]
     public static partial void DirectAgentConnectionsUnavailable(ILogger logger, string reason);
 
-    [LoggerMessage(1027, LogLevel.Warning, "WStunnel settings other than Tunnels changed while the gateway runs; they apply at the next start (tunnels and routes in ReverseProxy apply at once)")]
+    [LoggerMessage(1027, LogLevel.Warning, "WStunnel settings that apply at start-up changed while the gateway runs (limits, session timeouts, addressing); they apply at the next start. Tunnels, RateLimits, Status, Queue, RequestTimeout, AllowUnlistedTokens, TokenRetention and the routes in ReverseProxy apply at once")]
     public static partial void ConfigurationChanged(ILogger logger);
 
     [LoggerMessage(1028, LogLevel.Error, "The WStunnel configuration section changed while the gateway runs, and the gateway would not start with it: {Failures} Nothing of the change applies; WStunnel goes on as it was")]
@@ -92,6 +92,9 @@ internal static partial class ServerLog
 
     [LoggerMessage(1031, LogLevel.Information, "Tunnel {Tunnel} removed from the configuration; its agents are asked to leave once their requests in flight finish, and requests waiting for an agent are answered 502")]
     public static partial void TunnelRemoved(ILogger logger, string tunnel);
+
+    [LoggerMessage(1033, LogLevel.Information, "{Settings} changed in the configuration and apply from now on")]
+    public static partial void LiveSettingsChanged(ILogger logger, string settings);
 
     [LoggerMessage(1032, LogLevel.Information, "Request for tunnel {Tunnel} answered 502: the configuration removed the tunnel while the request waited for its agent")]
     public static partial void TunnelRemovedWhileWaiting(ILogger logger, string tunnel);

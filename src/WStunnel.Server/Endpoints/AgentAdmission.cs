@@ -45,7 +45,7 @@ internal sealed class AgentAdmission(
         {
             context.Response.Headers.RetryAfter = ClientRateLimiter.RetryAfterSeconds(retryAfter);
             await RefuseAsync(context, StatusCodes.Status429TooManyRequests,
-                $"Too many agent registrations from this address (WStunnel:RateLimits:RegistrationsPerMinute is {_options.RateLimits.RegistrationsPerMinute}).").ConfigureAwait(false);
+                $"Too many agent registrations from this address (WStunnel:RateLimits:RegistrationsPerMinute is {rateLimiter.RegistrationsPerMinute}).").ConfigureAwait(false);
             return null;
         }
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using WStunnel.Protocol.Frames;
 using WStunnel.Protocol.Http;
 using WStunnel.Protocol.Session;
+using WStunnel.Server.Configuration;
 using WStunnel.Server.Diagnostics;
 using WStunnel.Server.Registry;
 
@@ -20,10 +21,10 @@ internal sealed class TunnelForwarder(
     GatewayMetrics metrics,
     IOptions<WStunnelOptions> options,
     TimeProvider time,
-    ILogger<TunnelForwarder> logger)
+    ILogger<TunnelForwarder> logger,
+    LiveSettings? settings = null)
 {
-    private readonly WStunnelQueueOptions _queue = options.Value.Queue;
-    private readonly TimeSpan? _requestTimeout = options.Value.RequestTimeout;
+    private readonly LiveSettings _settings = settings ?? new LiveSettings(options);
     private readonly string? _targetHeader = options.Value.TargetHeader;
 
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -107,7 +108,8 @@ internal sealed class TunnelForwarder(
 
     private async Task<HttpResponseMessage> SendWithRetriesAsync(HttpRequestMessage request, TunnelEntry tunnel, CancellationToken cancellationToken)
     {
-        var deadline = _requestTimeout is { } limit ? new RequestDeadline(limit, time, cancellationToken) : null;
+        var requestTimeout = _settings.Current.RequestTimeout;
+        var deadline = requestTimeout is { } limit ? new RequestDeadline(limit, time, cancellationToken) : null;
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -131,7 +133,7 @@ internal sealed class TunnelForwarder(
         catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
         {
             deadline.Dispose();
-            ServerLog.RequestTimedOut(logger, tunnel.DisplayName, _requestTimeout!.Value);
+            ServerLog.RequestTimedOut(logger, tunnel.DisplayName, requestTimeout!.Value);
             return PlainText(request, HttpStatusCode.GatewayTimeout, "The tunnel's agent did not answer within the gateway's request timeout.\n");
         }
         catch
@@ -177,14 +179,15 @@ internal sealed class TunnelForwarder(
                 return QueueFull(request, tunnel);
             }
 
-            place = tunnel.Queue.TryEnter(_queue.MaxPerTunnel);
+            var queue = _settings.Current.Queue;
+            place = tunnel.Queue.TryEnter(queue.MaxPerTunnel);
             if (place is null)
             {
                 registry.ReleaseQueueSlot();
                 return QueueFull(request, tunnel);
             }
 
-            using var timeout = new CancellationTokenSource(_queue.Timeout, time);
+            using var timeout = new CancellationTokenSource(queue.Timeout, time);
             using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, registry.Stopping);
             try
             {
@@ -209,7 +212,7 @@ internal sealed class TunnelForwarder(
                     throw;
                 }
 
-                ServerLog.QueueTimedOut(logger, tunnel.DisplayName, _queue.Timeout);
+                ServerLog.QueueTimedOut(logger, tunnel.DisplayName, queue.Timeout);
                 return PlainText(request, HttpStatusCode.GatewayTimeout, "The tunnel's agent did not come back in time.\n");
             }
 

@@ -21,14 +21,16 @@ internal sealed class TunnelRegistry : IDisposable
     private readonly ConcurrentDictionary<Guid, RegisteredSession> _sessions = new();
     private readonly ConcurrentDictionary<string, int> _sessionsByIdentity = new();
     private readonly WStunnelOptions _options;
+    private readonly LiveSettings _settings;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
     private long _lastPrune;
     private int _queued;
 
-    public TunnelRegistry(IOptions<WStunnelOptions> options, TimeProvider time)
+    public TunnelRegistry(IOptions<WStunnelOptions> options, TimeProvider time, LiveSettings? settings = null)
     {
         _options = options.Value;
+        _settings = settings ?? new LiveSettings(options);
         _time = time;
         Stopping = _stopping.Token;
         Reconfigure(_options.Tunnels);
@@ -165,7 +167,7 @@ internal sealed class TunnelRegistry : IDisposable
             return entry;
         }
 
-        return _options.AllowUnlistedTokens ? _byToken.GetOrAdd(key, static k => new TunnelEntry(k, null)) : null;
+        return _settings.Current.AllowUnlistedTokens ? _byToken.GetOrAdd(key, static k => new TunnelEntry(k, null)) : null;
     }
 
     /// <summary>The session ended: it no longer serves its tunnel and cannot be resumed.</summary>
@@ -216,7 +218,7 @@ internal sealed class TunnelRegistry : IDisposable
     /// <summary>Reserves room for one more waiting request gateway-wide, or says there is none.</summary>
     public bool TryReserveQueueSlot()
     {
-        if (Interlocked.Increment(ref _queued) <= _options.Queue.MaxTotal)
+        if (Interlocked.Increment(ref _queued) <= _settings.Current.Queue.MaxTotal)
         {
             return true;
         }
@@ -236,7 +238,7 @@ internal sealed class TunnelRegistry : IDisposable
     /// <summary>Whether requests for <paramref name="tunnel"/> should wait for its agent rather than fail at once.</summary>
     public bool MayQueue(TunnelEntry tunnel) =>
         tunnel.Sessions.Count > 0 // attached but closing: a replacement is on its way
-        || (tunnel.DisconnectedAt is { } left && _time.GetUtcNow() - left <= _options.Queue.RetentionAfterDisconnect);
+        || (tunnel.DisconnectedAt is { } left && _time.GetUtcNow() - left <= _settings.Current.Queue.RetentionAfterDisconnect);
 
     /// <summary>Cancelled when the gateway begins to stop: requests waiting for an agent stop waiting.</summary>
     public CancellationToken Stopping { get; }
@@ -267,7 +269,7 @@ internal sealed class TunnelRegistry : IDisposable
             return;
         }
 
-        var cutoff = _time.GetUtcNow() - _options.TokenRetention;
+        var cutoff = _time.GetUtcNow() - _settings.Current.TokenRetention;
         foreach (var (key, entry) in _byToken)
         {
             if (entry.Name is null && entry.Sessions.Count == 0 && entry.DisconnectedAt < cutoff)

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Threading.RateLimiting;
-using Microsoft.Extensions.Options;
+using WStunnel.Server.Configuration;
 
 namespace WStunnel.Server.Security;
 
@@ -9,23 +9,60 @@ namespace WStunnel.Server.Security;
 /// extension rather than in ASP.NET Core's rate limiting middleware so that they hold whether or not
 /// the application calls <c>UseRateLimiter()</c>: a limit that is configured is always enforced.
 /// </summary>
-internal sealed class ClientRateLimiter : IDisposable
+internal sealed class ClientRateLimiter(LiveSettings settings) : IDisposable
 {
-    private readonly PartitionedRateLimiter<IPAddress>? _registrations;
-    private readonly PartitionedRateLimiter<IPAddress>? _unknownTokens;
+    private readonly Lock _rebuilding = new();
+    private Limiters? _limiters;
 
-    public ClientRateLimiter(IOptions<WStunnelOptions> options)
-    {
-        var limits = options.Value.RateLimits;
-        _registrations = PerMinute(limits.RegistrationsPerMinute);
-        _unknownTokens = PerMinute(limits.UnknownTokenRequestsPerMinute);
-    }
+    /// <summary>The limit on registrations now (<c>RateLimits:RegistrationsPerMinute</c>), for the answer that says it was reached.</summary>
+    public int RegistrationsPerMinute => settings.Current.RateLimits.RegistrationsPerMinute;
 
     /// <summary>Whether <paramref name="client"/> may register an agent now; if not, when to try again.</summary>
-    public bool TryRegistration(IPAddress? client, out TimeSpan retryAfter) => TryAcquire(_registrations, client, out retryAfter);
+    public bool TryRegistration(IPAddress? client, out TimeSpan retryAfter) => TryAcquire(static l => l.Registrations, client, out retryAfter);
 
     /// <summary>Counts a request for an unknown token; false once <paramref name="client"/> made too many.</summary>
-    public bool TryUnknownToken(IPAddress? client, out TimeSpan retryAfter) => TryAcquire(_unknownTokens, client, out retryAfter);
+    public bool TryUnknownToken(IPAddress? client, out TimeSpan retryAfter) => TryAcquire(static l => l.UnknownTokens, client, out retryAfter);
+
+    public void Dispose() => Volatile.Read(ref _limiters)?.Dispose();
+
+    private bool TryAcquire(Func<Limiters, PartitionedRateLimiter<IPAddress>?> which, IPAddress? client, out TimeSpan retryAfter)
+    {
+        while (true)
+        {
+            try
+            {
+                return TryAcquire(which(Current()), client, out retryAfter);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The limits changed while this request held the old limiter: count it against the new one.
+            }
+        }
+    }
+
+    /// <summary>The limiters for the limits configured now; new (counting afresh) when the configuration changed them.</summary>
+    private Limiters Current()
+    {
+        var limits = settings.Current.RateLimits;
+        if (Volatile.Read(ref _limiters) is { } current && ReferenceEquals(current.Source, limits))
+        {
+            return current;
+        }
+
+        lock (_rebuilding)
+        {
+            var previous = Volatile.Read(ref _limiters);
+            if (previous is not null && ReferenceEquals(previous.Source, limits))
+            {
+                return previous;
+            }
+
+            var next = new Limiters(limits);
+            Volatile.Write(ref _limiters, next);
+            previous?.Dispose();
+            return next;
+        }
+    }
 
     /// <summary>Whole seconds, at least one, as <c>Retry-After</c> wants them.</summary>
     public static string RetryAfterSeconds(TimeSpan wait) =>
@@ -87,9 +124,19 @@ internal sealed class ClientRateLimiter : IDisposable
             AutoReplenishment = true,
         }));
 
-    public void Dispose()
+    /// <summary>The two limiters built from one version of the limits.</summary>
+    private sealed class Limiters(WStunnelRateLimitOptions limits) : IDisposable
     {
-        _registrations?.Dispose();
-        _unknownTokens?.Dispose();
+        public WStunnelRateLimitOptions Source { get; } = limits;
+
+        public PartitionedRateLimiter<IPAddress>? Registrations { get; } = PerMinute(limits.RegistrationsPerMinute);
+
+        public PartitionedRateLimiter<IPAddress>? UnknownTokens { get; } = PerMinute(limits.UnknownTokenRequestsPerMinute);
+
+        public void Dispose()
+        {
+            Registrations?.Dispose();
+            UnknownTokens?.Dispose();
+        }
     }
 }

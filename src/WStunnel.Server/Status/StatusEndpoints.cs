@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
-using WStunnel.Server.Security;
+using WStunnel.Server.Configuration;
 
 namespace WStunnel.Server.Status;
 
@@ -9,10 +8,8 @@ namespace WStunnel.Server.Status;
 /// <c>/_stats</c> (the original's text), its JSON form and the status page — for loopback callers and
 /// the configured networks only: they show where agents are.
 /// </summary>
-internal sealed class StatusEndpoints(GatewayStatus status, IOptions<WStunnelOptions> options, TimeProvider time)
+internal sealed class StatusEndpoints(GatewayStatus status, LiveSettings settings, TimeProvider time)
 {
-    private readonly NetworkList _allowed = new(["127.0.0.0/8", "::1", .. options.Value.Status.AllowedNetworks]);
-    private readonly bool _page = options.Value.Status.Page;
 
     public async Task TextAsync(HttpContext context)
     {
@@ -41,7 +38,7 @@ internal sealed class StatusEndpoints(GatewayStatus status, IOptions<WStunnelOpt
     /// <summary>The status page and its two files; 404 unless <c>WStunnel:Status:Page</c> is on.</summary>
     public async Task PageAsync(HttpContext context, string file)
     {
-        if (!_page)
+        if (!settings.Current.StatusPage)
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
@@ -58,7 +55,7 @@ internal sealed class StatusEndpoints(GatewayStatus status, IOptions<WStunnelOpt
     /// <summary>Answers 403 to callers that are neither local nor from an allowed network.</summary>
     public async Task<bool> RefusedAsync(HttpContext context)
     {
-        if (_allowed.Contains(context.Connection.RemoteIpAddress))
+        if (settings.Current.StatusNetworks.Contains(context.Connection.RemoteIpAddress))
         {
             return false;
         }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using WStunnel.Server.Configuration;
 using WStunnel.Server.Addressing;
 using WStunnel.Server.Registry;
 using WStunnel.Server.Security;
@@ -33,7 +34,7 @@ public sealed class TunnelTransformProviderTests
     {
         var options = Options.Create(new WStunnelOptions());
         using var registry = new TunnelRegistry(options, TimeProvider.System);
-        using var limiter = new ClientRateLimiter(options);
+        using var limiter = new ClientRateLimiter(new LiveSettings(options));
         using var services = new ServiceCollection()
             .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(configuration).Build())
             .BuildServiceProvider();

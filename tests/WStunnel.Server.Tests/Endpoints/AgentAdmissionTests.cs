@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Moq;
+using WStunnel.Server.Configuration;
 using WStunnel.Protocol.Session;
 using WStunnel.Protocol.Transports;
 using WStunnel.Server.Endpoints;
@@ -127,7 +128,7 @@ public sealed class AgentAdmissionTests : IDisposable
         registry ??= new TunnelRegistry(options, TimeProvider.System);
         _recorded?.Dispose();
         _recorded = new RecordedMetrics(registry);
-        return new AgentAdmission(registry, new ClientRateLimiter(options), new AgentCertificateValidator(options), _recorded.Metrics,
+        return new AgentAdmission(registry, new ClientRateLimiter(new LiveSettings(options)), new AgentCertificateValidator(options), _recorded.Metrics,
             options, lifetime.Object, NullLogger<AgentAdmission>.Instance);
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using WStunnel.Server.Configuration;
 using WStunnel.Server.Security;
 
 namespace WStunnel.Server.Tests.Security;
@@ -17,7 +18,7 @@ public sealed class ClientRateLimiterTests
     public void A_host_cannot_escape_the_limit_by_changing_addresses_within_its_slash_64()
     {
         var options = new WStunnelOptions { RateLimits = { RegistrationsPerMinute = 2 } };
-        using var limiter = new ClientRateLimiter(Options.Create(options));
+        using var limiter = new ClientRateLimiter(new LiveSettings(Options.Create(options)));
 
         Assert.True(limiter.TryRegistration(IPAddress.Parse("2001:db8::1"), out _));
         Assert.True(limiter.TryRegistration(IPAddress.Parse("2001:db8::2"), out _));
@@ -30,11 +31,28 @@ public sealed class ClientRateLimiterTests
     public void Zero_turns_a_limit_off()
     {
         var options = new WStunnelOptions { RateLimits = { UnknownTokenRequestsPerMinute = 0 } };
-        using var limiter = new ClientRateLimiter(Options.Create(options));
+        using var limiter = new ClientRateLimiter(new LiveSettings(Options.Create(options)));
 
         for (var i = 0; i < 1000; i++)
         {
             Assert.True(limiter.TryUnknownToken(IPAddress.Loopback, out _));
         }
+    }
+
+    [Fact]
+    public void Limits_the_configuration_changes_apply_to_the_next_request()
+    {
+        var settings = new LiveSettings(Options.Create(new WStunnelOptions { RateLimits = { UnknownTokenRequestsPerMinute = 0 } }));
+        using var limiter = new ClientRateLimiter(settings);
+        Assert.True(limiter.TryUnknownToken(IPAddress.Loopback, out _));
+
+        settings.Apply(new WStunnelOptions { RateLimits = { UnknownTokenRequestsPerMinute = 1, RegistrationsPerMinute = 7 } });
+
+        Assert.True(limiter.TryUnknownToken(IPAddress.Loopback, out _));
+        Assert.False(limiter.TryUnknownToken(IPAddress.Loopback, out _));
+        Assert.Equal(7, limiter.RegistrationsPerMinute);
+
+        settings.Apply(new WStunnelOptions { RateLimits = { UnknownTokenRequestsPerMinute = 0 } });
+        Assert.True(limiter.TryUnknownToken(IPAddress.Loopback, out _));
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
+using WStunnel.Server.Configuration;
 using WStunnel.Server.Registry;
 using WStunnel.Server.Status;
 
@@ -18,7 +19,7 @@ public sealed class StatusEndpointsTests
     public async Task Only_loopback_and_the_allowed_networks_may_read_the_status(string caller, bool allowed)
     {
         var options = new WStunnelOptions { Status = { AllowedNetworks = { "10.0.0.0/8" } } };
-        var endpoints = new StatusEndpoints(new GatewayStatus(new TunnelRegistry(Options.Create(options), TimeProvider.System)), Options.Create(options), TimeProvider.System);
+        var endpoints = new StatusEndpoints(new GatewayStatus(new TunnelRegistry(Options.Create(options), TimeProvider.System)), new LiveSettings(Options.Create(options)), TimeProvider.System);
         var context = new DefaultHttpContext { Connection = { RemoteIpAddress = IPAddress.Parse(caller) }, Response = { Body = new MemoryStream() } };
 
         await endpoints.TextAsync(context);
