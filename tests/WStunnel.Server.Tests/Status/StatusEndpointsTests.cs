@@ -28,4 +28,25 @@ public sealed class StatusEndpointsTests
         var body = System.Text.Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray());
         Assert.Equal(allowed, body.StartsWith("tunnels=0\n", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Networks_the_configuration_adds_may_read_the_status_at_once()
+    {
+        var options = new WStunnelOptions();
+        var settings = new LiveSettings(Options.Create(options));
+        var endpoints = new StatusEndpoints(new GatewayStatus(new TunnelRegistry(Options.Create(options), TimeProvider.System)), settings, TimeProvider.System);
+        var monitoring = IPAddress.Parse("192.0.2.9");
+        Assert.Equal(StatusCodes.Status403Forbidden, await StatusOfTextAsync(endpoints, monitoring));
+
+        settings.Apply(new WStunnelOptions { Status = { AllowedNetworks = { "192.0.2.0/24" } } });
+
+        Assert.Equal(StatusCodes.Status200OK, await StatusOfTextAsync(endpoints, monitoring));
+    }
+
+    private static async Task<int> StatusOfTextAsync(StatusEndpoints endpoints, IPAddress caller)
+    {
+        var context = new DefaultHttpContext { Connection = { RemoteIpAddress = caller }, Response = { Body = new MemoryStream() } };
+        await endpoints.TextAsync(context);
+        return context.Response.StatusCode;
+    }
 }
