@@ -298,8 +298,19 @@ internal sealed class TunnelAgent : IDisposable
                     }
                     else
                     {
-                        AgentLog.Disconnected(_logger, _connector.EndpointUri, session.Failure?.Message ?? Interlocked.Exchange(ref _closingReason, null) ?? "the gateway closed the session");
-                        Failed(session.Failure?.Message ?? "the gateway closed the session");
+                        var reason = session.Failure?.Message;
+                        if (reason is null && Interlocked.Exchange(ref _closingReason, null) is { } own)
+                        {
+                            AgentLog.ClosedToReconnect(_logger, _connector.EndpointUri, own); // planned: no warning
+                            reason = own;
+                        }
+                        else
+                        {
+                            reason ??= "the gateway closed the session";
+                            AgentLog.Disconnected(_logger, _connector.EndpointUri, reason);
+                        }
+
+                        Failed(reason);
                     }
 
                     return;

@@ -59,6 +59,8 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
         Signals.HangUp(agent.Id);
         await agent.WaitForOutputAsync("[2029]", TimeSpan.FromSeconds(30));
         await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, second);
+        await agent.WaitForOutputAsync("[2031]", TimeSpan.FromSeconds(30)); // a planned close, not a warning (2003)
+        Assert.DoesNotContain("[2003]", agent.Output, StringComparison.Ordinal);
 
         Assert.Equal("status 200", await fixture.Client.GetStringAsync($"/_token/{second}/status/200"));
         Assert.False(agent.HasExited);

@@ -77,6 +77,9 @@ internal static partial class AgentLog
     [LoggerMessage(2030, LogLevel.Information, "Nothing to announce anew: token {Fingerprint} and its secret are as announced (only their files are read again), or the files hold nothing usable; the tunnel stays as it is")]
     public static partial void CredentialsUnchanged(ILogger logger, string fingerprint);
 
+    [LoggerMessage(2031, LogLevel.Information, "Tunnel to {Server} closed: {Reason}; connecting again")]
+    public static partial void ClosedToReconnect(ILogger logger, Uri server, string reason);
+
     [LoggerMessage(2021, LogLevel.Warning, "Could not write the status file: {Reason}")]
     public static partial void StatusFileFailed(ILogger logger, string reason);
 }
