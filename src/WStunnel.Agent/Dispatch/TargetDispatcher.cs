@@ -38,11 +38,11 @@ internal sealed class TargetDispatcher : IDisposable
     {
         _metrics = metrics;
         _target = options.Target;
-        TargetOrigin[] targets = [TargetOrigin.From(options.Target, 0), .. options.AllowedTargets.Select(static (t, i) => TargetOrigin.From(t, i + 1))];
+        TargetOrigin[] targets = [TargetOrigin.From(options.Target), .. options.AllowedTargets.Select(TargetOrigin.From)];
         _origin = targets[0].RequestBase;
         _socketHost = targets[0].SocketPath is null ? null : "localhost"; // what curl --unix-socket sends, not the reserved name
         _allowedOrigins = targets.DistinctBy(static t => t.Key).ToFrozenDictionary(static t => t.Key, static t => t.RequestBase, StringComparer.Ordinal);
-        var sockets = targets.Where(static t => t.SocketPath is not null).ToFrozenDictionary(static t => new Uri(t.RequestBase).Host, static t => t.SocketPath!, StringComparer.OrdinalIgnoreCase);
+        var socket = targets[0].SocketPath;
         _responseTimeout = options.TargetResponseTimeout;
         _version = options.TargetHttp2 ? HttpVersion.Version20 : HttpVersion.Version11;
 
@@ -61,14 +61,14 @@ internal sealed class TargetDispatcher : IDisposable
             ConnectTimeout = TimeSpan.FromSeconds(10),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
             SslOptions = TargetTls(options),
-            ConnectCallback = sockets.Count == 0 ? null : (context, cancellationToken) => ConnectAsync(sockets, context.DnsEndPoint, cancellationToken),
+            ConnectCallback = socket is null ? null : (context, cancellationToken) => ConnectAsync(socket, context.DnsEndPoint, cancellationToken),
         });
     }
 
-    /// <summary>A connection to a target: its Unix domain socket, or as the handler connects by itself, over TCP.</summary>
-    private static async ValueTask<Stream> ConnectAsync(FrozenDictionary<string, string> sockets, DnsEndPoint endpoint, CancellationToken cancellationToken)
+    /// <summary>A connection to a target: the main target's Unix domain socket, or as the handler connects by itself, over TCP.</summary>
+    private static async ValueTask<Stream> ConnectAsync(string path, DnsEndPoint endpoint, CancellationToken cancellationToken)
     {
-        var (socket, remote) = sockets.TryGetValue(endpoint.Host, out var path)
+        var (socket, remote) = endpoint.Host == TargetOrigin.SocketHost
             ? (new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified), (EndPoint)new UnixDomainSocketEndPoint(path))
             : (new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }, endpoint);
         try

@@ -6,18 +6,20 @@ namespace WStunnel.Agent.Dispatch;
 /// local web server often listen.
 /// </summary>
 /// <param name="Key">How <c>X-Host</c> names it: the origin (a socket, only ever the main target, has <c>unix:</c> and its path).</param>
-/// <param name="RequestBase">The scheme and authority of the requests' URIs; for a socket a reserved name that connection pooling keeps apart and nothing resolves.</param>
+/// <param name="RequestBase">The scheme and authority of the requests' URIs; for a socket <see cref="SocketHost"/>, which connection pooling keeps apart and nothing resolves.</param>
 /// <param name="SocketPath">The socket's path, or null for a network origin.</param>
 internal sealed record TargetOrigin(string Key, string RequestBase, string? SocketPath)
 {
     public const string UnixScheme = "unix";
 
-    /// <summary>The <paramref name="index"/>-th configured target (each socket needs a name of its own).</summary>
-    public static TargetOrigin From(Uri target, int index)
+    /// <summary>The host name requests to a socket carry (a reserved name: only the main target may be a socket).</summary>
+    public const string SocketHost = "unix-socket.invalid";
+
+    public static TargetOrigin From(Uri target)
     {
         ArgumentNullException.ThrowIfNull(target);
         return SocketPathOf(target) is { } path
-            ? new TargetOrigin(UnixScheme + ":" + path, $"http://unix-socket-{index}.invalid", path)
+            ? new TargetOrigin(UnixScheme + ":" + path, "http://" + SocketHost, path)
             : new TargetOrigin(target.GetLeftPart(UriPartial.Authority), target.GetLeftPart(UriPartial.Authority), null);
     }
 
