@@ -120,10 +120,24 @@ internal static class GatewayApp
         });
     }
 
-    /// <summary>The gateway's configuration sources, weakest first: the file, <c>WSTUNNEL__</c> variables, the command line.</summary>
+    /// <summary>
+    /// Log levels for a configuration that sets none, as the repository's <c>appsettings.json</c>: ASP.NET
+    /// Core's request lines would otherwise log every request's Host and path, and with them tokens.
+    /// </summary>
+    private static readonly Dictionary<string, string?> DefaultLogLevels = new()
+    {
+        ["Logging:LogLevel:Default"] = "Information",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:Yarp"] = "Warning",
+    };
+
+    /// <summary>
+    /// The gateway's configuration sources, weakest first: default log levels, the file, <c>WSTUNNEL__</c>
+    /// variables, the command line.
+    /// </summary>
     public static IConfigurationBuilder AddSources(IConfigurationBuilder configuration, string[] args, string? configFile)
     {
-        configuration.AddInMemoryCollection();
+        configuration.AddInMemoryCollection(DefaultLogLevels);
         if (configFile is not null)
         {
             configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: true);

@@ -62,6 +62,7 @@ public static class WStunnelReverseProxyBuilderExtensions
         services.AddHealthChecks().AddCheck<TunnelGatewayHealthCheck>("wstunnel");
         services.AddHostedService<TunnelShutdownService>();
         services.AddHostedService<ForwarderFactoryCheck>();
+        services.AddHostedService<RequestLoggingCheck>();
         services.AddHostedService<WStunnelConfigurationWatcher>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, WebSocketsStartupFilter>());
         builder.AddTransforms<TunnelTransformProvider>();

@@ -166,6 +166,32 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
     }
 
     [Fact]
+    public async Task The_standalone_gateway_with_no_Logging_section_never_logs_a_token_in_any_form()
+    {
+        using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, new { HostSuffixes = new[] { "tunnel.test" } });
+        using var client = fixture.Certificate.CreateClient(gateway.Address);
+        var token = "logless" + Guid.NewGuid().ToString("N");
+        await using var agent = await RunningAgent.StartAsync(TunnelFixture.AgentServer(gateway.Address), token, fixture.Backend.Address, fixture.Certificate.CaFile, null);
+
+        Assert.Equal("status 200", await client.GetStringAsync($"/_token/{token}/status/200"));
+        foreach (var request in new[]
+        {
+            new HttpRequestMessage(HttpMethod.Get, "/status/201") { Headers = { { "X-Token", token } } },
+            new HttpRequestMessage(HttpMethod.Get, "/status/202") { Headers = { Host = token } },
+            new HttpRequestMessage(HttpMethod.Get, "/status/203") { Headers = { Host = token + ".tunnel.test" } },
+        })
+        {
+            using var response = await client.SendAsync(request);
+            Assert.True(response.IsSuccessStatusCode, $"{request.Headers.Host}: {response.StatusCode}");
+        }
+
+        // The requests were logged by the gateway's own events at most; ASP.NET Core's request lines stay off.
+        Assert.DoesNotContain(token, gateway.Process.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Request starting", gateway.Process.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("[1034]", gateway.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_standalone_gateway_answers_its_health_check_without_a_server_banner()
     {
         using var gateway = await GatewayProcess.StartAsync(fixture.Certificate);

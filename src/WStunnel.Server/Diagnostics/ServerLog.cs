@@ -99,6 +99,9 @@ internal static partial class ServerLog
     [LoggerMessage(1032, LogLevel.Information, "Request for tunnel {Tunnel} answered 502: the configuration removed the tunnel while the request waited for its agent")]
     public static partial void TunnelRemovedWhileWaiting(ILogger logger, string tunnel);
 
+    [LoggerMessage(1034, LogLevel.Warning, "ASP.NET Core's request logging ({Category}) is at Information: it writes every request's Host and path before WStunnel sees the request, tokens in the Host or under {PathPrefix}/ included. Set {Category} to Warning, or have clients send tokens in the {TokenHeader} header")]
+    public static partial void RequestLoggingRecordsTokens(ILogger logger, string category, string pathPrefix, string tokenHeader);
+
     [LoggerMessage(1026, LogLevel.Debug, "Connection from {RemoteAddress} ended before an agent upgrade was answered: {Reason}")]
     public static partial void DirectConnectionEnded(ILogger logger, IPAddress? remoteAddress, string reason);
 }
