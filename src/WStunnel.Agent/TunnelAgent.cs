@@ -164,7 +164,7 @@ internal sealed class TunnelAgent : IDisposable
             _detached = null;
         }
 
-        AgentLog.Connecting(_logger, _connector.EndpointUri, credentials.Fingerprint, _backoff.Failures + 1);
+        AgentLog.Connecting(_logger, _options.Transport == AgentTransport.LongPoll ? _connector.LongPollUri : _connector.EndpointUri, credentials.Fingerprint, _backoff.Failures + 1);
         if (_options.Transport != AgentTransport.LongPoll)
         {
             var handshake = _options.Transport == AgentTransport.Auto ? _options.WebSocketHandshakeTimeout : _options.ConnectTimeout;
@@ -188,12 +188,15 @@ internal sealed class TunnelAgent : IDisposable
         var (longPoll, longPollFailure, _) = await TryStartAsync(ConnectLongPollAsync, _options.ConnectTimeout, stoppingToken).ConfigureAwait(false);
         if (longPollFailure is not null)
         {
-            AgentLog.ConnectFailed(_logger, _connector.EndpointUri, longPollFailure);
+            AgentLog.ConnectFailed(_logger, _connector.LongPollUri, longPollFailure);
             Failed(longPollFailure);
         }
 
         return longPoll;
     }
+
+    /// <summary>The URL the session's transport reached: wss:// for a WebSocket, https:// for long-poll.</summary>
+    private Uri EndpointOf(TunnelSession session) => session.TransportName == "longpoll" ? _connector.LongPollUri : _connector.EndpointUri;
 
     private async Task<ITunnelTransport> ConnectWebSocketAsync(CancellationToken cancellationToken)
     {
@@ -246,11 +249,11 @@ internal sealed class TunnelAgent : IDisposable
             var session = await TunnelSession.StartAsync(transport, options, SessionRole.Agent, _dispatcher.HandleAsync, linked.Token, resume: resume).ConfigureAwait(false);
             if (ReferenceEquals(session, resume))
             {
-                AgentLog.Resumed(_logger, _connector.EndpointUri, session.TransportName, session.SessionId);
+                AgentLog.Resumed(_logger, EndpointOf(session), session.TransportName, session.SessionId);
             }
             else
             {
-                AgentLog.Connected(_logger, _connector.EndpointUri, session.TransportName, session.SessionId, _options.Target);
+                AgentLog.Connected(_logger, EndpointOf(session), session.TransportName, session.SessionId, _options.Target);
             }
 
             _detached = null;
@@ -293,7 +296,7 @@ internal sealed class TunnelAgent : IDisposable
                     {
                         // Requests in flight wait in the session while the agent dials again and resumes it.
                         _detached = session;
-                        AgentLog.ConnectionLost(_logger, _connector.EndpointUri, session.DetachReason?.Message ?? "unknown", _options.ResumeWindow);
+                        AgentLog.ConnectionLost(_logger, EndpointOf(session), session.DetachReason?.Message ?? "unknown", _options.ResumeWindow);
                         Failed("connection lost: " + (session.DetachReason?.Message ?? "unknown"));
                     }
                     else
@@ -301,13 +304,13 @@ internal sealed class TunnelAgent : IDisposable
                         var reason = session.Failure?.Message;
                         if (reason is null && Interlocked.Exchange(ref _closingReason, null) is { } own)
                         {
-                            AgentLog.ClosedToReconnect(_logger, _connector.EndpointUri, own); // planned: no warning
+                            AgentLog.ClosedToReconnect(_logger, EndpointOf(session), own); // planned: no warning
                             reason = own;
                         }
                         else
                         {
                             reason ??= "the gateway closed the session";
-                            AgentLog.Disconnected(_logger, _connector.EndpointUri, reason);
+                            AgentLog.Disconnected(_logger, EndpointOf(session), reason);
                         }
 
                         Failed(reason);

@@ -28,6 +28,7 @@ internal sealed class GatewayConnector : IDisposable
         _options = options;
         _logger = logger;
         EndpointUri = TunnelEndpoint(options.Server!);
+        LongPollUri = new UriBuilder(EndpointUri) { Scheme = EndpointUri.Scheme == "ws" ? "http" : "https" }.Uri;
         if (options.Insecure)
         {
             AgentLog.InsecureMode(logger, EndpointUri);
@@ -92,6 +93,9 @@ internal sealed class GatewayConnector : IDisposable
     /// <summary>The registration URL: the configured server, with <c>/_tunnel</c> when no path was given.</summary>
     public Uri EndpointUri { get; }
 
+    /// <summary>The same endpoint as long-poll reaches it, over HTTPS (HTTP for a <c>ws://</c> server).</summary>
+    public Uri LongPollUri { get; }
+
     public async Task<WebSocket> ConnectAsync(string token, string? secret, Guid? resuming, CancellationToken cancellationToken)
     {
         var webSocket = new ClientWebSocket();
@@ -136,10 +140,9 @@ internal sealed class GatewayConnector : IDisposable
     /// <summary>Opens an HTTPS long-poll connection through the same handler: same proxy, same certificate checks.</summary>
     public Task<LongPollClientTransport> ConnectLongPollAsync(string token, string? secret, Guid? resuming, TimeProvider time, CancellationToken cancellationToken)
     {
-        var https = new UriBuilder(EndpointUri) { Scheme = EndpointUri.Scheme == "ws" ? "http" : "https" }.Uri;
         // Its own connection pool: connections of an earlier, broken long-poll connection (perhaps
         // silently dead) must not carry the new one.
-        return LongPollClientTransport.ConnectAsync(new HttpMessageInvoker(CreateHandler()), https, AgentHeaders.Token, token, _options.KeepAliveTimeout, time, cancellationToken,
+        return LongPollClientTransport.ConnectAsync(new HttpMessageInvoker(CreateHandler()), LongPollUri, AgentHeaders.Token, token, _options.KeepAliveTimeout, time, cancellationToken,
             ownsClient: true, connectHeaders: RegistrationHeaders(secret, resuming));
     }
 

@@ -13,6 +13,16 @@ public sealed class GatewayConnectorTests
     public void The_registration_url_defaults_its_path_and_scheme(string server, string expected) =>
         Assert.Equal(new Uri(expected), GatewayConnector.TunnelEndpoint(new Uri(server)));
 
+    [Theory]
+    [InlineData("wss://gw.example.com", "https://gw.example.com/_tunnel")]
+    [InlineData("https://gw.example.com:8443/custom", "https://gw.example.com:8443/custom")]
+    [InlineData("ws://gw.example.com", "http://gw.example.com/_tunnel")]
+    public void Long_poll_reaches_the_same_endpoint_over_https(string server, string expected)
+    {
+        using var connector = new GatewayConnector(new WStunnelAgentOptions { Server = new Uri(server), Insecure = true }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Assert.Equal(new Uri(expected), connector.LongPollUri);
+    }
+
     [Fact]
     public void Proxy_credentials_come_from_the_url_and_stay_out_of_its_address()
     {
