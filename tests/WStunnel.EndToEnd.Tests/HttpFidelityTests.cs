@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
@@ -227,6 +228,39 @@ public abstract class HttpFidelityTests(TunnelFixture fixture)
         Assert.Equal(size, total);
         Assert.Equal(Backend.ExpectedHash(size), Convert.ToHexStringLower(hash.GetHashAndReset()));
         memory.AssertGrowthBelow(96 * 1024 * 1024, "100 MB download");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_backend_that_answers_before_reading_an_upload_is_heard_and_the_tunnel_stays_usable(bool expectContinue)
+    {
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // a hang fails, it does not stall the run
+        for (var i = 0; i < 3; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, Via("/refuse-upload")) { Content = new PatternContent(16L * 1024 * 1024) };
+            request.Headers.ExpectContinue = expectContinue;
+            using var response = await Client.SendAsync(request, patience.Token);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("sign in first", await response.Content.ReadAsStringAsync(patience.Token));
+        }
+
+        Assert.Equal("status 200", await Client.GetStringAsync(Via("/status/200")));
+    }
+
+    [Fact]
+    public async Task A_backend_failing_mid_upload_gets_a_502_and_frees_the_tunnel_stream()
+    {
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // a hang fails, it does not stall the run
+        using var request = new HttpRequestMessage(HttpMethod.Post, Via("/abort-upload")) { Content = new PatternContent(16L * 1024 * 1024) };
+        using var response = await Client.SendAsync(request, patience.Token);
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        await response.Content.ReadAsStringAsync(patience.Token);
+
+        // The agent answered for its target while the body still came: the gateway must stop sending
+        // it, or the stream (and the client's request) would wait for credit until the session ends.
+        var session = fixture.Gateway.Services.GetRequiredService<WStunnel.Server.Registry.TunnelRegistry>().FindByToken(fixture.Token)!.Sessions.Single();
+        await Eventually.WaitUntil(() => session.ActiveStreams == 0, "the tunnel stream to be freed");
     }
 
     [Fact]

@@ -215,12 +215,8 @@ internal sealed class TargetDispatcher : IDisposable
             await RelayResponseAsync(stream, head, response).ConfigureAwait(false);
         }
 
-        // The answer is complete; a request body the target did not read is of no more use.
-        if (request.Content is TunnelRequestContent { Finished: false })
-        {
-            stream.Reset(ErrorCode.NoError);
-        }
-
+        // The answer is complete; a request body the target did not read is of no more use: closing
+        // the read side asks the gateway to stop sending it, behind the answer.
         stream.CloseRead();
         return "forwarded";
     }

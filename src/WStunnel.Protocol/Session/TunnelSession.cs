@@ -708,9 +708,35 @@ internal sealed class TunnelSession : IAsyncDisposable
             _streams.TryGetValue(header.StreamId, out stream);
         }
 
-        if (stream is not null)
+        if (stream is not null && !(code == ErrorCode.NoError && StopSending(stream)))
         {
             ResetStream(stream, code, sendFrame: false);
+        }
+    }
+
+    /// <summary>
+    /// A reset without error after the peer's half ended asks this end to stop sending: the peer has
+    /// answered and needs no more of the body. What it sent stays readable; only this end's half ends.
+    /// </summary>
+    private bool StopSending(TunnelStream stream)
+    {
+        lock (_lock)
+        {
+            if (!stream.RemoteEnded)
+            {
+                return false;
+            }
+
+            if (!stream.LocalEnded)
+            {
+                _sessionSendWindow += stream.DiscardOutgoing();
+                stream.LocalEnded = true;
+                stream.StoppedByPeer = true;
+                WakeCreditWaiterLocked(stream);
+            }
+
+            RemoveLocked(stream);
+            return true;
         }
     }
 
@@ -966,10 +992,27 @@ internal sealed class TunnelSession : IAsyncDisposable
 
             stream.LocalEnded = true;
             stream.Outgoing.Enqueue(frame);
+            if (stream.StopWanted)
+            {
+                EnqueueStopLocked(stream);
+            }
+
             ScheduleLocked(stream);
         }
 
         RemoveIfDone(stream);
+    }
+
+    /// <summary>
+    /// Asks the peer to stop sending a body this end no longer reads, behind this end's own frames so
+    /// that the peer has them all first; the peer's frames still in flight are dropped on arrival.
+    /// </summary>
+    private void EnqueueStopLocked(TunnelStream stream)
+    {
+        stream.StopWanted = false;
+        stream.RemoteEnded = true;
+        stream.Outgoing.Enqueue(OutgoingFrame.UInt32(FrameType.Reset, stream.Id, (uint)ErrorCode.NoError));
+        ScheduleLocked(stream);
     }
 
     internal void ResetStream(TunnelStream stream, ErrorCode code, bool sendFrame)
@@ -1003,8 +1046,9 @@ internal sealed class TunnelSession : IAsyncDisposable
         stream.Fail(new TunnelStreamException(code, sendFrame ? $"stream reset ({code})" : $"stream reset by the peer ({code})"));
     }
 
-    private static TunnelStreamException StreamNotWritable(TunnelStream stream) =>
-        new(ErrorCode.StreamClosed, $"stream {stream.Id} is closed for writing");
+    private static TunnelStreamException StreamNotWritable(TunnelStream stream) => stream.StoppedByPeer
+        ? new(ErrorCode.NoError, $"the peer answered stream {stream.Id} without the rest of its body and stopped reading it")
+        : new(ErrorCode.StreamClosed, $"stream {stream.Id} is closed for writing");
 
     private (byte[] Payload, int Length) EncodeHead<T>(int size, T head, SpanWriter<T> write)
     {
@@ -1059,7 +1103,22 @@ internal sealed class TunnelSession : IAsyncDisposable
             stream.ReaderClosed = true;
             ReturnSessionCreditLocked(stream.UnreadBytes);
             stream.UnreadBytes = 0;
+            if (!stream.RemoteEnded && !_terminated && _streams.TryGetValue(stream.Id, out var open) && ReferenceEquals(open, stream))
+            {
+                // The peer still sends (a request body the target answered without): it must stop, or
+                // it would wait for credit forever and the stream would never end.
+                if (stream.LocalEnded)
+                {
+                    EnqueueStopLocked(stream);
+                }
+                else
+                {
+                    stream.StopWanted = true;
+                }
+            }
         }
+
+        RemoveIfDone(stream);
     }
 
     private void ReturnSessionCreditLocked(int count)

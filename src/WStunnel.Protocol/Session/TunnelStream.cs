@@ -64,8 +64,17 @@ internal sealed class TunnelStream
     internal bool RemoteEnded;
     internal bool ReaderClosed;
     internal bool Scheduled;
+
+    // This end stopped reading while the peer still sent: once its own half ends, it asks the peer to stop.
+    internal bool StopWanted;
     internal readonly Queue<OutgoingFrame> Outgoing = new();
     internal WakeSignal? CreditSignal;
+
+    /// <summary>
+    /// Whether the peer, its own half complete, asked this end to stop sending (a <c>Reset</c> with
+    /// <see cref="ErrorCode.NoError"/>, as HTTP/2's <c>RST_STREAM(NO_ERROR)</c>): what it sent stays readable.
+    /// </summary>
+    public bool StoppedByPeer { get; internal set; }
 
     /// <summary>Whether this end already sent its response head (agent side).</summary>
     public bool ResponseHeadSent { get; internal set; }

@@ -335,6 +335,11 @@ internal sealed class TunnelForwarder(
             await content.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
             stream.Complete();
         }
+        catch (Exception) when (stream.StoppedByPeer)
+        {
+            // The agent answered without the rest of the body and asked for no more: the answer stands,
+            // and YARP learns from its own copy that the body ended early.
+        }
         catch (Exception)
         {
             // The client's body failed or the stream is gone: the agent must not see a truncated body as complete.

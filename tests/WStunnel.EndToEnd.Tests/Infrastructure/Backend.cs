@@ -176,6 +176,20 @@ internal sealed class Backend : IAsyncDisposable
             await context.Response.WriteAsync($"{total} {Convert.ToHexStringLower(hash.GetHashAndReset())}");
         });
 
+        app.MapPost("/refuse-upload", async (HttpContext context) =>
+        {
+            // Answers before reading a byte of the body, as an endpoint that checks credentials or quota first.
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            await context.Response.WriteAsync("sign in first");
+        });
+
+        app.MapPost("/abort-upload", async (HttpContext context) =>
+        {
+            // Reads a little of the body, then drops the connection: the agent's call fails mid-upload.
+            await context.Request.Body.ReadExactlyAsync(new byte[1024], context.RequestAborted);
+            context.Abort();
+        });
+
         app.MapGet("/sse/{id}", async (HttpContext context, string id) =>
         {
             var gate = EventGates.GetOrAdd(id, _ => new SemaphoreSlim(0));

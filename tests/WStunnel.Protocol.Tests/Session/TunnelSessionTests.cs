@@ -697,6 +697,46 @@ public sealed class TunnelSessionTests
         await Assert.ThrowsAsync<TunnelStreamException>(() => waiting.WaitAsync(Deadline));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_agent_that_answers_without_the_request_body_stops_the_gateways_writer_behind_its_answer(bool closeReadFirst)
+    {
+        // As a target answering 401 or 413 before the upload: the gateway's writer, waiting for credit
+        // the agent will never grant, must end — and the answer, already on its way, must stand.
+        var answer = RandomNumberGenerator.GetBytes(40 * 1024);
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            if (closeReadFirst)
+            {
+                stream.CloseRead();
+            }
+
+            stream.SendResponseHead(new ResponseHead { StatusCode = 401 }, endStream: false, flush: false);
+            await stream.WriteAsync(answer, default, flush: false);
+            stream.Complete();
+            stream.CloseRead();
+        }, SmallWindows);
+
+        var stream = await pair.Gateway.OpenStreamAsync(Put, endStream: false, default);
+        var upload = Task.Run(async () =>
+        {
+            var piece = new byte[8192];
+            while (true)
+            {
+                await stream.WriteAsync(piece, default);
+            }
+        });
+
+        Assert.Equal(401, (await stream.ResponseHead.WaitAsync(Deadline)).StatusCode);
+        Assert.Equal(answer, await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline));
+        var stopped = await Assert.ThrowsAsync<TunnelStreamException>(() => upload.WaitAsync(Deadline));
+        Assert.Equal(ErrorCode.NoError, stopped.Code);
+        Assert.True(stream.StoppedByPeer);
+        stream.CloseRead();
+        await WaitUntil(() => pair.Gateway.ActiveStreams == 0 && pair.Agent.ActiveStreams == 0, "both ends to free the stream");
+    }
+
     private static async Task WaitUntil(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + Deadline;
