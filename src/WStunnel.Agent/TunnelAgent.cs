@@ -242,7 +242,7 @@ internal sealed class TunnelAgent : IDisposable
                 ResumeWindow = _options.ResumeWindow,
                 MaxReplayBytes = _options.MaxReplayBytes,
                 TimeProvider = _time,
-                Features = SessionFeatures.Upgrades,
+                Features = SessionFeatures.Upgrades | SessionFeatures.ExpectContinue,
                 OnStreamRejected = (id, reason) => AgentLog.RequestRefused(_logger, $"stream {id}: {reason}"),
             };
             var resume = _detached is { IsDetached: true } detached ? detached : null;

@@ -236,13 +236,20 @@ public abstract class HttpFidelityTests(TunnelFixture fixture)
     public async Task A_backend_that_answers_before_reading_an_upload_is_heard_and_the_tunnel_stays_usable(bool expectContinue)
     {
         using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // a hang fails, it does not stall the run
+        var traffic = fixture.Gateway.Services.GetRequiredService<WStunnel.Server.Registry.TunnelRegistry>().FindByToken(fixture.Token)!.Traffic;
         for (var i = 0; i < 3; i++)
         {
+            var sentBefore = traffic.BytesToAgent;
             using var request = new HttpRequestMessage(HttpMethod.Post, Via("/refuse-upload")) { Content = new PatternContent(16L * 1024 * 1024) };
             request.Headers.ExpectContinue = expectContinue;
             using var response = await Client.SendAsync(request, patience.Token);
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
             Assert.Equal("sign in first", await response.Content.ReadAsStringAsync(patience.Token));
+            if (expectContinue)
+            {
+                // The target never asked for the body: none of it crossed the tunnel.
+                Assert.Equal(sentBefore, traffic.BytesToAgent);
+            }
         }
 
         Assert.Equal("status 200", await Client.GetStringAsync(Via("/status/200")));
@@ -261,6 +268,18 @@ public abstract class HttpFidelityTests(TunnelFixture fixture)
         // it, or the stream (and the client's request) would wait for credit until the session ends.
         var session = fixture.Gateway.Services.GetRequiredService<WStunnel.Server.Registry.TunnelRegistry>().FindByToken(fixture.Token)!.Sessions.Single();
         await Eventually.WaitUntil(() => session.ActiveStreams == 0, "the tunnel stream to be freed");
+    }
+
+    [Fact]
+    public async Task An_upload_expecting_100_continue_is_sent_when_the_backend_asks_for_it()
+    {
+        const long size = 8L * 1024 * 1024;
+        using var content = new PatternContent(size);
+        using var request = new HttpRequestMessage(HttpMethod.Post, Via("/upload")) { Content = content };
+        request.Headers.ExpectContinue = true;
+        using var response = await Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal($"{size} {Backend.ExpectedHash(size)}", await response.Content.ReadAsStringAsync());
     }
 
     [Fact]

@@ -26,7 +26,7 @@ internal readonly record struct FrameHeader(FrameType Type, FrameFlags Flags, ui
     public static FrameHeader Read(ReadOnlySpan<byte> source, int maxPayload)
     {
         var type = (FrameType)source[0];
-        if (type is < FrameType.Hello or > FrameType.GoAway)
+        if (type is < FrameType.Hello or > FrameType.Continue)
         {
             throw new TunnelProtocolException(ErrorCode.ProtocolError, $"unknown frame type 0x{source[0]:x2}");
         }

@@ -35,4 +35,10 @@ internal enum FrameType : byte
 
     /// <summary>The sender opens or accepts no new streams; streams up to the given id finish.</summary>
     GoAway = 0x0B,
+
+    /// <summary>
+    /// The agent's target asks for the request body (HTTP's <c>100 Continue</c>) of a stream whose head
+    /// carried <c>Expect: 100-continue</c>; only between peers that announced <see cref="SessionFeatures.ExpectContinue"/>.
+    /// </summary>
+    Continue = 0x0C,
 }

@@ -14,4 +14,11 @@ internal enum SessionFeatures : uint
     /// request half open, and a <c>101</c> answer turns the stream into a two-way byte stream.
     /// </summary>
     Upgrades = 0x1,
+
+    /// <summary>
+    /// <c>Expect: 100-continue</c> crosses the tunnel: the gateway holds the body of a request whose
+    /// head carries it until the agent sends <see cref="FrameType.Continue"/> (its target asked for the
+    /// body), and sends none of it if the answer comes first.
+    /// </summary>
+    ExpectContinue = 0x2,
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using WStunnel.Protocol.Frames;
+using WStunnel.Protocol.Http;
 using WStunnel.Protocol.Transports;
 
 namespace WStunnel.Protocol.Session;
@@ -84,6 +85,9 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     /// <summary>What the peer announced in its hello; a resumed session keeps its first peer's (the same process).</summary>
     public SessionFeatures PeerFeatures { get; private set; }
+
+    /// <summary>A feature is in use only when both ends announced it.</summary>
+    private bool BothAnnounced(SessionFeatures feature) => _options.Features.HasFlag(feature) && PeerFeatures.HasFlag(feature);
 
     /// <summary>The transport's name, e.g. <c>websocket</c>.</summary>
     public string TransportName => _transport.Name;
@@ -461,7 +465,27 @@ internal sealed class TunnelSession : IAsyncDisposable
             case FrameType.GoAway:
                 OnGoAway(GoAwayMessage.Read(payload));
                 break;
+            case FrameType.Continue:
+                OnContinue(header);
+                break;
         }
+    }
+
+    private void OnContinue(FrameHeader header)
+    {
+        RequireLength(header, 0);
+        if (_role != SessionRole.Gateway || !BothAnnounced(SessionFeatures.ExpectContinue))
+        {
+            throw new TunnelProtocolException(ErrorCode.ProtocolError, "continue frame the gateway did not agree to");
+        }
+
+        TunnelStream? stream;
+        lock (_lock)
+        {
+            stream = FindOpenStreamLocked(header.StreamId);
+        }
+
+        stream?.DeliverContinue();
     }
 
     private void OnGoAway(GoAwayMessage goAway)
@@ -530,7 +554,11 @@ internal sealed class TunnelSession : IAsyncDisposable
                 return;
             }
 
-            stream = new TunnelStream(this, header.StreamId, _remote.InitialStreamWindow, head) { RequestHasBody = !header.EndStream };
+            stream = new TunnelStream(this, header.StreamId, _remote.InitialStreamWindow, head)
+            {
+                RequestHasBody = !header.EndStream,
+                WaitsForContinue = !header.EndStream && BothAnnounced(SessionFeatures.ExpectContinue) && ExpectContinue.IsRequested(head.Headers),
+            };
             _streams.Add(header.StreamId, stream);
             if (header.EndStream)
             {
@@ -732,6 +760,7 @@ internal sealed class TunnelSession : IAsyncDisposable
                 _sessionSendWindow += stream.DiscardOutgoing();
                 stream.LocalEnded = true;
                 stream.StoppedByPeer = true;
+                stream.BodyNotWanted();
                 WakeCreditWaiterLocked(stream);
             }
 
@@ -878,7 +907,11 @@ internal sealed class TunnelSession : IAsyncDisposable
                 throw new TunnelStreamException(ErrorCode.RefusedStream, "the tunnel session is closing");
             }
 
-            var stream = new TunnelStream(this, _nextStreamId++, _remote.InitialStreamWindow, null) { LocalEnded = endStream };
+            var stream = new TunnelStream(this, _nextStreamId++, _remote.InitialStreamWindow, null)
+            {
+                LocalEnded = endStream,
+                HoldsBody = !endStream && BothAnnounced(SessionFeatures.ExpectContinue) && ExpectContinue.IsRequested(head.Headers),
+            };
             _streams.Add(stream.Id, stream);
             _control.Enqueue(OutgoingFrame.WithPayload(FrameType.RequestHead, endStream ? FrameFlags.EndStream : FrameFlags.None, stream.Id, payload, length));
             Wake();
@@ -906,6 +939,22 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
 
         RemoveIfDone(stream);
+    }
+
+    /// <summary>Asks for the request body, once; after the stream's end or reset there is nobody to ask.</summary>
+    internal void SendContinue(TunnelStream stream)
+    {
+        lock (_lock)
+        {
+            if (stream.ContinueSent || stream.LocalEnded || _terminated)
+            {
+                return;
+            }
+
+            stream.ContinueSent = true;
+            stream.Outgoing.Enqueue(OutgoingFrame.Empty(FrameType.Continue, FrameFlags.None, stream.Id));
+            ScheduleLocked(stream);
+        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -21,6 +21,8 @@ internal sealed class TunnelStream
         minimumSegmentSize: 16 * 1024,
         useSynchronizationContext: false);
 
+    private static readonly Task<bool> Wanted = Task.FromResult(true);
+
     private readonly TunnelSession _session;
     private readonly Pipe _inbound = new(InboundPipeOptions);
     private readonly Lock _inboundLock = new();
@@ -28,6 +30,7 @@ internal sealed class TunnelStream
     // through the thread pool per response, and yields at its first read of the body.
     private readonly TaskCompletionSource<ResponseHead> _responseHead = new();
     private readonly CancellationTokenSource _aborted = new();
+    private TaskCompletionSource<bool>? _bodyWanted; // only for a request whose body waits for 100-continue
     private bool _inboundCompleted;
 
     internal TunnelStream(TunnelSession session, uint id, long sendWindow, RequestHead? requestHead)
@@ -55,6 +58,22 @@ internal sealed class TunnelStream
     /// <summary>The response head (on the gateway's side).</summary>
     public Task<ResponseHead> ResponseHead => _responseHead.Task;
 
+    /// <summary>
+    /// For a request that waits for 100-continue (gateway side): true once the agent's target asks for
+    /// the body, false if it never will — the answer came without it, or the stream ended.
+    /// </summary>
+    public Task<bool> BodyWanted => _bodyWanted?.Task ?? Wanted;
+
+    /// <summary>Whether this request's body waits until the agent's target asks for it (gateway side).</summary>
+    public bool HoldsBody
+    {
+        get => _bodyWanted is not null;
+        init => _bodyWanted = value ? new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+    }
+
+    /// <summary>Whether the gateway holds this request's body until <see cref="SendContinue"/> (agent side).</summary>
+    public bool WaitsForContinue { get; init; }
+
     // State below is guarded by the session's lock.
     internal long SendWindow;
     internal int ReceiveUsed;
@@ -67,6 +86,7 @@ internal sealed class TunnelStream
 
     // This end stopped reading while the peer still sent: once its own half ends, it asks the peer to stop.
     internal bool StopWanted;
+    internal bool ContinueSent;
     internal readonly Queue<OutgoingFrame> Outgoing = new();
     internal WakeSignal? CreditSignal;
 
@@ -93,6 +113,15 @@ internal sealed class TunnelStream
     /// </summary>
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken, bool flush = true) =>
         _session.WriteDataAsync(this, data, flush, cancellationToken);
+
+    /// <summary>Asks the gateway for a request body it holds (agent side; once, and only if <see cref="WaitsForContinue"/>).</summary>
+    public void SendContinue()
+    {
+        if (WaitsForContinue)
+        {
+            _session.SendContinue(this);
+        }
+    }
 
     /// <summary>Sends whatever this stream queued without flushing.</summary>
     public void Flush() => _session.FlushStream(this);
@@ -190,6 +219,10 @@ internal sealed class TunnelStream
 
     internal void DeliverResponseHead(ResponseHead head) => _responseHead.TrySetResult(head);
 
+    internal void DeliverContinue() => _bodyWanted?.TrySetResult(true);
+
+    internal void BodyNotWanted() => _bodyWanted?.TrySetResult(false);
+
     /// <summary>Called by the session reader only; returns false when the consumer no longer reads.</summary>
     internal bool DeliverData(ReadOnlySpan<byte> data)
     {
@@ -229,6 +262,8 @@ internal sealed class TunnelStream
             _inboundCompleted = true;
             _inbound.Writer.Complete();
         }
+
+        BodyNotWanted(); // answered in full: no body is wanted any more
     }
 
     internal void Fail(Exception error)
@@ -244,6 +279,7 @@ internal sealed class TunnelStream
 
         _responseHead.TrySetException(error);
         _ = _responseHead.Task.Exception; // observed: a reset before the head is a normal outcome
+        BodyNotWanted();
         try
         {
             _aborted.Cancel();

@@ -129,6 +129,6 @@ internal sealed class TunnelSessionRunner(
         ResumeWindow = _options.ResumeWindow,
         MaxReplayBytes = _options.Limits.MaxReplayBytes,
         TimeProvider = time,
-        Features = SessionFeatures.Upgrades,
+        Features = SessionFeatures.Upgrades | SessionFeatures.ExpectContinue,
     };
 }

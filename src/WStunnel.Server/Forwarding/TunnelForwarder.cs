@@ -332,6 +332,14 @@ internal sealed class TunnelForwarder(
     {
         try
         {
+            // Expect: 100-continue: the body waits until the agent's target asks for it, so the client
+            // (which Kestrel tells to go on at the first read) sends nothing if the answer comes first.
+            if (!await stream.BodyWanted.WaitAsync(cancellationToken).ConfigureAwait(false))
+            {
+                stream.TryComplete(); // answered without it: the request half ends unread
+                return;
+            }
+
             await content.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
             stream.Complete();
         }

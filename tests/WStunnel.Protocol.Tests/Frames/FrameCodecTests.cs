@@ -171,7 +171,7 @@ public sealed class FrameCodecTests
 
     [Theory]
     [InlineData(0x00, 0, 4, "unknown frame type")]
-    [InlineData(0x0C, 0, 4, "unknown frame type")]
+    [InlineData(0x0D, 0, 4, "unknown frame type")]
     [InlineData(0x04, 0x80, 4, "unknown flags")]
     [InlineData(0x04, 0, 70_000, "exceeds the limit")]
     [InlineData(0x04, 0, -1, "exceeds the limit")]

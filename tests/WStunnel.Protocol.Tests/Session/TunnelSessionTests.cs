@@ -737,6 +737,76 @@ public sealed class TunnelSessionTests
         await WaitUntil(() => pair.Gateway.ActiveStreams == 0 && pair.Agent.ActiveStreams == 0, "both ends to free the stream");
     }
 
+    private static readonly TunnelSessionOptions WithExpectContinue = new() { Features = SessionFeatures.ExpectContinue };
+
+    private static RequestHead PutExpectingContinue => new() { Method = "PUT", PathAndQuery = "/", Headers = [new("Expect", "100-continue")] };
+
+    [Fact]
+    public async Task A_body_waiting_for_100_continue_is_sent_once_the_agent_asks_for_it()
+    {
+        var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            Assert.True(stream.WaitsForContinue);
+            await asked.Task;
+            stream.SendContinue();
+            var body = await SessionPair.ReadToEndAsync(stream);
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false);
+            await stream.WriteAsync(body, default);
+            stream.Complete();
+        }, gatewayOptions: WithExpectContinue, agentOptions: WithExpectContinue);
+
+        var stream = await pair.Gateway.OpenStreamAsync(PutExpectingContinue, endStream: false, default);
+        Assert.True(stream.HoldsBody);
+        await Task.Delay(100);
+        Assert.False(stream.BodyWanted.IsCompleted, "the body must wait until the agent asks for it");
+
+        asked.SetResult();
+        Assert.True(await stream.BodyWanted.WaitAsync(Deadline));
+        await stream.WriteAsync("payload"u8.ToArray(), default);
+        stream.Complete();
+        Assert.Equal("payload", Encoding.UTF8.GetString(await SessionPair.ReadToEndAsync(stream).WaitAsync(Deadline)));
+    }
+
+    [Fact]
+    public async Task A_body_waiting_for_100_continue_is_not_wanted_when_the_answer_comes_first()
+    {
+        await using var pair = await SessionPair.StartAsync(stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = 417 }, endStream: true);
+            stream.CloseRead();
+            return Task.CompletedTask;
+        }, gatewayOptions: WithExpectContinue, agentOptions: WithExpectContinue);
+
+        var stream = await pair.Gateway.OpenStreamAsync(PutExpectingContinue, endStream: false, default);
+        Assert.Equal(417, (await stream.ResponseHead.WaitAsync(Deadline)).StatusCode);
+        Assert.False(await stream.BodyWanted.WaitAsync(Deadline));
+        stream.TryComplete();
+        stream.CloseRead();
+        await WaitUntil(() => pair.Gateway.ActiveStreams == 0 && pair.Agent.ActiveStreams == 0, "both ends to free the stream");
+    }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task A_body_is_not_held_unless_both_ends_announced_100_continue(bool gatewayAnnounces, bool agentAnnounces)
+    {
+        var waits = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pair = await SessionPair.StartAsync(stream =>
+        {
+            waits.TrySetResult(stream.WaitsForContinue);
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: true);
+            stream.CloseRead();
+            return Task.CompletedTask;
+        }, gatewayOptions: gatewayAnnounces ? WithExpectContinue : new(), agentOptions: agentAnnounces ? WithExpectContinue : new());
+
+        var stream = await pair.Gateway.OpenStreamAsync(PutExpectingContinue, endStream: false, default);
+        Assert.False(stream.HoldsBody);
+        Assert.True(stream.BodyWanted.IsCompletedSuccessfully);
+        Assert.True(await stream.BodyWanted);
+        Assert.False(await waits.Task.WaitAsync(Deadline));
+    }
+
     private static async Task WaitUntil(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + Deadline;
