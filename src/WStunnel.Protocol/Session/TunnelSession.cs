@@ -1165,9 +1165,12 @@ internal sealed class TunnelSession : IAsyncDisposable
                     stream.StopWanted = true;
                 }
             }
-        }
 
-        RemoveIfDone(stream);
+            if (stream.LocalEnded && stream.RemoteEnded)
+            {
+                RemoveLocked(stream);
+            }
+        }
     }
 
     private void ReturnSessionCreditLocked(int count)
