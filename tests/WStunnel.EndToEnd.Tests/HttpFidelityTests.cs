@@ -231,28 +231,31 @@ public abstract class HttpFidelityTests(TunnelFixture fixture)
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task A_backend_that_answers_before_reading_an_upload_is_heard_and_the_tunnel_stays_usable(bool expectContinue)
+    [InlineData(true, "/refuse-upload", HttpStatusCode.Unauthorized, "sign in first")]
+    [InlineData(false, "/refuse-upload", HttpStatusCode.Unauthorized, "sign in first")]
+    [InlineData(true, "/status/200", HttpStatusCode.OK, "status 200")]
+    [InlineData(false, "/status/200", HttpStatusCode.OK, "status 200")]
+    public async Task A_backend_that_answers_before_reading_an_upload_is_heard_and_the_tunnel_stays_usable(bool expectContinue, string path, HttpStatusCode status, string answer)
     {
         using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // a hang fails, it does not stall the run
-        var traffic = fixture.Gateway.Services.GetRequiredService<WStunnel.Server.Registry.TunnelRegistry>().FindByToken(fixture.Token)!.Traffic;
+        var tunnel = fixture.Gateway.Services.GetRequiredService<WStunnel.Server.Registry.TunnelRegistry>().FindByToken(fixture.Token)!;
         for (var i = 0; i < 3; i++)
         {
-            var sentBefore = traffic.BytesToAgent;
-            using var request = new HttpRequestMessage(HttpMethod.Post, Via("/refuse-upload")) { Content = new PatternContent(16L * 1024 * 1024) };
+            var sentBefore = tunnel.Traffic.BytesToAgent;
+            using var request = new HttpRequestMessage(HttpMethod.Post, Via(path)) { Content = new PatternContent(16L * 1024 * 1024) };
             request.Headers.ExpectContinue = expectContinue;
             using var response = await Client.SendAsync(request, patience.Token);
-            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
-            Assert.Equal("sign in first", await response.Content.ReadAsStringAsync(patience.Token));
-            if (expectContinue)
+            Assert.Equal(status, response.StatusCode);
+            Assert.Equal(answer, await response.Content.ReadAsStringAsync(patience.Token));
+            if (expectContinue && status == HttpStatusCode.Unauthorized)
             {
-                // The target never asked for the body: none of it crossed the tunnel.
-                Assert.Equal(sentBefore, traffic.BytesToAgent);
+                // The target refused before asking for the body: none of it crossed the tunnel.
+                Assert.Equal(sentBefore, tunnel.Traffic.BytesToAgent);
             }
         }
 
         Assert.Equal("status 200", await Client.GetStringAsync(Via("/status/200")));
+        await Eventually.WaitUntil(() => tunnel.Sessions.Single().ActiveStreams == 0, "the tunnel streams to be freed");
     }
 
     [Fact]

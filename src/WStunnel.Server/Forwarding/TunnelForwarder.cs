@@ -336,7 +336,13 @@ internal sealed class TunnelForwarder(
             // (which Kestrel tells to go on at the first read) sends nothing if the answer comes first.
             if (!await stream.BodyWanted.WaitAsync(cancellationToken).ConfigureAwait(false))
             {
-                stream.TryComplete(); // answered without it: the request half ends unread
+                // Answered without it. The request half ends abandoned unless the agent ended it: an empty
+                // end would pass a body never sent off as complete.
+                if (!stream.StoppedByPeer)
+                {
+                    stream.Reset(ErrorCode.Cancel);
+                }
+
                 return;
             }
 
