@@ -65,7 +65,7 @@ internal sealed class TunnelSession : IAsyncDisposable
     private bool _goingAway;
     private bool _closeRequested;
     private bool _terminated;
-    private ITimer? _keepAlive;
+    private KeepAliveSchedule? _keepAlive;
     private Task _writeLoop = Task.CompletedTask;
     private Task _readLoop = Task.CompletedTask;
 
@@ -1640,25 +1640,27 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     // ---------------------------------------------------------------- liveness and shutdown
 
-    // One timer for the session's life whose callback does the check (it never waits on anything).
-    // A Task.Delay per tick would leave a timer, promise and registration each interval for the GC
-    // to promote and trace; an awaiting loop would keep its state machine, a PeriodicTimer and a
-    // cancellation registration in every idle session (≈ 0.4 KiB).
+    // The session joins the shared schedule of its clock and interval, whose one timer checks a slot
+    // of sessions per tick (the check never waits on anything). A timer per session would cost a
+    // thread-pool callback per idle session and interval; a Task.Delay per tick would also leave a
+    // timer, promise and registration each interval for the GC to promote and trace.
     private void StartKeepAlive()
     {
-        var interval = _options.KeepAliveInterval;
-        _keepAlive = _options.TimeProvider.CreateTimer(static session => ((TunnelSession)session!).KeepAliveTick(), this, interval, interval);
+        var schedule = KeepAliveSchedule.For(_options.TimeProvider, _options.KeepAliveInterval);
+        _keepAlive = schedule;
+        schedule.Add(this);
     }
 
-    private void StopKeepAlive() => Interlocked.Exchange(ref _keepAlive, null)?.Dispose();
+    private void StopKeepAlive() => Interlocked.Exchange(ref _keepAlive, null)?.Remove(this);
 
-    private void KeepAliveTick()
+    /// <summary>The schedule's tick for this session: pings the peer, or gives it up, when it has been silent too long.</summary>
+    internal void CheckKeepAlive(KeepAliveSchedule schedule)
     {
         try
         {
-            CheckLiveness();
+            CheckLiveness(schedule);
         }
-#pragma warning disable CA1031 // A timer callback must not throw: that would end the process, not the session.
+#pragma warning disable CA1031 // The schedule's timer must not throw: that would end the process, not the session.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
@@ -1666,7 +1668,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
     }
 
-    private void CheckLiveness()
+    private void CheckLiveness(KeepAliveSchedule schedule)
     {
         var time = _options.TimeProvider;
         ITunnelTransport transport;
@@ -1674,7 +1676,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         {
             if (_terminated)
             {
-                StopKeepAlive(); // the session ended before its timer was stored
+                schedule.Remove(this); // the session ended before it joined the schedule
                 return;
             }
 

@@ -335,6 +335,48 @@ public sealed class TunnelSessionTests
         GC.KeepAlive(agentTransport);
     }
 
+    [Fact]
+    public async Task Sessions_on_one_clock_share_one_keep_alive_timer_and_each_is_still_checked()
+    {
+        var time = new CountingTimeProvider();
+        var sessions = new List<(TunnelSession Gateway, InMemoryTransport GatewayTransport, InMemoryTransport AgentTransport)>();
+        for (var i = 0; i < 3; i++)
+        {
+            sessions.Add(await GatewayWithSilentAgentAsync(time));
+            time.Advance(TimeSpan.FromSeconds(1)); // each joins a different slot of the schedule
+        }
+
+        try
+        {
+            Assert.Equal(1, time.ActiveTimers);
+            for (var i = 0; i < 10 && sessions.Any(s => !s.Gateway.Completion.IsCompleted); i++)
+            {
+                await Task.Delay(20);
+                time.Advance(TimeSpan.FromSeconds(5));
+            }
+
+            foreach (var (gateway, gatewayTransport, _) in sessions)
+            {
+                await gateway.Completion.WaitAsync(Deadline);
+                Assert.IsType<TimeoutException>(gateway.Failure);
+                lock (gatewayTransport.Sent)
+                {
+                    Assert.Contains(gatewayTransport.Sent, batch => batch[0] == (byte)FrameType.Ping);
+                }
+            }
+
+            Assert.Equal(0, time.ActiveTimers); // the timer went with the last session
+        }
+        finally
+        {
+            foreach (var (gateway, _, agentTransport) in sessions)
+            {
+                await gateway.DisposeAsync();
+                GC.KeepAlive(agentTransport);
+            }
+        }
+    }
+
     /// <summary>A gateway session (keep-alive every 10 s, timeout 30 s) whose agent answers the handshake and then falls silent: it never reads again.</summary>
     private static async Task<(TunnelSession Gateway, InMemoryTransport GatewayTransport, InMemoryTransport AgentTransport)> GatewayWithSilentAgentAsync(TimeProvider time)
     {
