@@ -6,9 +6,10 @@ namespace WStunnel.Protocol.Session;
 /// <summary>
 /// The keep-alive checks of every session that shares a clock and an interval, on one timer. The
 /// sessions are spread over <see cref="Slots"/> slots and each tick checks one slot, so every session
-/// is still checked once per interval and the pings of many sessions stay spread over time. A timer
-/// per session cost a gateway with 10,000 idle agents two thirds of a thousand timer callbacks a
-/// second, each handed to the thread pool on its own, about 40 % of its idle CPU.
+/// is still checked once per interval and the pings of many sessions stay spread over time. With a
+/// timer per session, a gateway with 10,000 idle agents ran about 670 timer callbacks a second, each
+/// handed to the thread pool on its own, whose threads woke and spun for each: two thirds of its idle
+/// CPU (≈ 200 ms a second against ≈ 65 on one timer).
 /// </summary>
 internal sealed class KeepAliveSchedule
 {
@@ -38,18 +39,6 @@ internal sealed class KeepAliveSchedule
     public static KeepAliveSchedule For(TimeProvider time, TimeSpan interval) =>
         Schedules.GetValue(time, static _ => new()).GetOrAdd(interval, static (interval, time) => new KeepAliveSchedule(time, interval), time);
 
-    /// <summary>Sessions on this schedule now.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _count;
-            }
-        }
-    }
-
     /// <summary>
     /// Checks <paramref name="session"/> from now on. It joins the slot the next tick checks: that
     /// first check finds it just started, and the one after comes a whole interval later.
@@ -65,12 +54,7 @@ internal sealed class KeepAliveSchedule
 
             if (_count++ == 0)
             {
-                // The timer lives for every session to come: it must not capture the context (an
-                // Activity, say) of whichever one started it.
-                using (ExecutionContext.SuppressFlow())
-                {
-                    _timer = _time.CreateTimer(static schedule => ((KeepAliveSchedule)schedule!).Tick(), this, _tick, _tick);
-                }
+                _timer = CreateTimer();
             }
         }
     }
@@ -93,6 +77,21 @@ internal sealed class KeepAliveSchedule
                     return;
                 }
             }
+        }
+    }
+
+    // The timer lives for every session to come: it must not capture the context (an Activity, say)
+    // of whichever one started it.
+    private ITimer CreateTimer()
+    {
+        if (ExecutionContext.IsFlowSuppressed())
+        {
+            return _time.CreateTimer(static schedule => ((KeepAliveSchedule)schedule!).Tick(), this, _tick, _tick);
+        }
+
+        using (ExecutionContext.SuppressFlow())
+        {
+            return CreateTimer();
         }
     }
 
