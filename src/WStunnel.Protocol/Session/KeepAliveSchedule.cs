@@ -28,7 +28,7 @@ internal sealed class KeepAliveSchedule
     private KeepAliveSchedule(TimeProvider time, TimeSpan interval)
     {
         _time = time;
-        _tick = interval / Slots;
+        _tick = TimeSpan.FromTicks(Math.Max(1, interval.Ticks / Slots)); // a period of zero would fire once, not repeatedly
         for (var i = 0; i < Slots; i++)
         {
             _slots[i] = [];
