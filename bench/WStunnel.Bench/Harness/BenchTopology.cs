@@ -24,6 +24,9 @@ internal sealed class BenchTopology : IDisposable
 
     public BenchCertificate Certificate { get; private set; } = null!;
 
+    /// <summary>Where the run keeps its certificate, configuration and scripts; deleted with the topology.</summary>
+    public string WorkDirectory => _directory;
+
     /// <summary>The paths under test: the baseline first.</summary>
     public List<BenchPath> Paths { get; } = [];
 
@@ -85,6 +88,21 @@ internal sealed class BenchTopology : IDisposable
             """).ConfigureAwait(false);
         var gateway = Track(ChildProcess.StartWstunnel(name, ["server", "--urls", "https://127.0.0.1:0", "--cert", Certificate.CertFile, "--cert-key", Certificate.KeyFile, "--config", config]));
         return (gateway, await gateway.WaitForListeningAsync().ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Starts <paramref name="count"/> agents (tokens <c>PREFIX-000000</c> …) in one swarm process at
+    /// normal priority, as the agents whose work is measured run; it ends with the topology.
+    /// </summary>
+    public async Task<ChildProcess> StartSwarmAsync(string name, int count, string prefix)
+    {
+        var swarm = Track(ChildProcess.StartRole(name,
+        [
+            "swarm", "--server", $"wss://127.0.0.1:{GatewayAddress.Port}", "--ca", Certificate.CaFile, "--target", BackendAddress.ToString(),
+            "--agents", count.ToString(System.Globalization.CultureInfo.InvariantCulture), "--prefix", prefix, "--churn-per-second", "0",
+        ]));
+        await swarm.WaitForOutputAsync($"all {count} connected", TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+        return swarm;
     }
 
     /// <summary>The agent reads its token from the environment, never from its command line.</summary>

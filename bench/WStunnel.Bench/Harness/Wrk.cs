@@ -10,7 +10,8 @@ internal sealed record LoadResult(double RequestsPerSecond, double P50Ms, double
 /// <summary>Runs wrk (Debian package <c>wrk</c>) and reads its report.</summary>
 internal static partial class Wrk
 {
-    public static async Task<LoadResult> RunAsync(Uri url, int connections, TimeSpan duration, string? header)
+    /// <param name="script">A Lua script that shapes each request (<c>wrk -s</c>), e.g. one from <see cref="WriteTokenRotation"/>.</param>
+    public static async Task<LoadResult> RunAsync(Uri url, int connections, TimeSpan duration, string? header, string? script = null)
     {
         var arguments = new List<string>
         {
@@ -25,6 +26,11 @@ internal static partial class Wrk
             arguments.AddRange(["-H", header]);
         }
 
+        if (script is not null)
+        {
+            arguments.AddRange(["-s", script]);
+        }
+
         arguments.Add(url.ToString());
         var start = new ProcessStartInfo("wrk", arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(start) ?? throw new InvalidOperationException("wrk did not start");
@@ -36,6 +42,24 @@ internal static partial class Wrk
         }
 
         return Parse(output);
+    }
+
+    /// <summary>
+    /// Writes a wrk script whose requests go to <paramref name="path"/> with the tokens
+    /// <c>PREFIX-000000</c> … in turn, one per request, as <see cref="Hosts.AgentSwarm"/> names its agents:
+    /// the load spread evenly over that many tunnels.
+    /// </summary>
+    public static string WriteTokenRotation(string directory, string prefix, int count, string path)
+    {
+        var file = Path.Combine(directory, $"rotate-{count}-tokens.lua");
+        File.WriteAllText(file, $$"""
+            local n = 0
+            request = function()
+              n = (n + 1) % {{count}}
+              return wrk.format("GET", "{{path}}", { ["X-Token"] = string.format("{{prefix}}-%06d", n) })
+            end
+            """);
+        return file;
     }
 
     internal static LoadResult Parse(string report)
