@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace WStunnel.Bench.Harness;
 
 /// <summary>
@@ -99,7 +101,7 @@ internal sealed class BenchTopology : IDisposable
         var swarm = Track(ChildProcess.StartRole(name,
         [
             "swarm", "--server", $"wss://127.0.0.1:{GatewayAddress.Port}", "--ca", Certificate.CaFile, "--target", BackendAddress.ToString(),
-            "--agents", count.ToString(System.Globalization.CultureInfo.InvariantCulture), "--prefix", prefix, "--churn-per-second", "0",
+            "--agents", count.ToString(CultureInfo.InvariantCulture), "--prefix", prefix, "--churn-per-second", "0",
         ]));
         await swarm.WaitForOutputAsync($"all {count} connected", TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         return swarm;
