@@ -98,14 +98,18 @@ internal sealed class BenchTopology : IDisposable
     /// </summary>
     public async Task<ChildProcess> StartSwarmAsync(string name, int count, string prefix)
     {
-        var swarm = Track(ChildProcess.StartRole(name,
-        [
-            "swarm", "--server", $"wss://127.0.0.1:{GatewayAddress.Port}", "--ca", Certificate.CaFile, "--target", BackendAddress.ToString(),
-            "--agents", count.ToString(CultureInfo.InvariantCulture), "--prefix", prefix, "--churn-per-second", "0",
-        ]));
+        var swarm = Track(ChildProcess.StartRole(name, SwarmArguments(GatewayAddress, count, prefix, churnPerSecond: 0)));
         await swarm.WaitForOutputAsync($"all {count} connected", TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         return swarm;
     }
+
+    /// <summary>The command line of a swarm of <paramref name="count"/> agents (tokens <c>PREFIX-000000</c> …) serving this topology's backend.</summary>
+    public string[] SwarmArguments(Uri gateway, int count, string prefix, int churnPerSecond) =>
+    [
+        "swarm", "--server", $"wss://127.0.0.1:{gateway.Port}", "--ca", Certificate.CaFile, "--target", BackendAddress.ToString(),
+        "--agents", count.ToString(CultureInfo.InvariantCulture), "--prefix", prefix,
+        "--churn-per-second", churnPerSecond.ToString(CultureInfo.InvariantCulture),
+    ];
 
     /// <summary>The agent reads its token from the environment, never from its command line.</summary>
     public static Dictionary<string, string> AgentEnvironment(string token) => new()

@@ -132,11 +132,7 @@ internal sealed partial class ScaleRun(int agents, int churnPerSecond, TimeSpan 
     private static long Cycles(string acknowledgement) => long.Parse(AfterReconnects().Match(acknowledgement).Groups[1].Value, CultureInfo.InvariantCulture);
 
     private static string[] Swarm(Uri gateway, BenchTopology topology, int count, string name, int churn) =>
-    [
-        "swarm", "--server", $"wss://127.0.0.1:{gateway.Port}", "--ca", topology.Certificate.CaFile, "--target", topology.BackendAddress.ToString(),
-        "--agents", count.ToString(CultureInfo.InvariantCulture), "--prefix", $"swarm-{name}-{Guid.NewGuid():N}",
-        "--churn-per-second", churn.ToString(CultureInfo.InvariantCulture),
-    ];
+        topology.SwarmArguments(gateway, count, $"swarm-{name}-{Guid.NewGuid():N}", churn);
 
     [GeneratedRegex(@"connected in ([\d.]+) s")]
     private static partial Regex Seconds();
