@@ -35,6 +35,9 @@ internal sealed class TunnelSession : IAsyncDisposable
     private byte[] _receiveBuffer = []; // rented only while bytes are expected: an idle session holds none
     private int _receiveStart;
     private int _receiveEnd;
+    // What the read loop hands on once it has read every whole frame it holds: a response head then
+    // finds the body that came with it, and a request's handler the body of its request.
+    private readonly List<(TunnelStream Stream, ResponseHead? Head, Func<TunnelStream, Task>? Handler)> _arrivals = [];
 
     // The connection under the session: replaced when the session resumes on a new one.
     private ITunnelTransport _transport;
@@ -126,6 +129,9 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     /// <summary>Sequenced frames the peer has acknowledged.</summary>
     public ulong PeerAcknowledged => Volatile.Read(ref _peerAcknowledged);
+
+    /// <summary>Whether the write loop waits for work, having sent everything queued.</summary>
+    internal bool WriterIdle => _wake.IsWaiting;
 
     /// <summary>The connection under the session was lost; it waits for the agent to resume it.</summary>
     public bool IsDetached
@@ -325,6 +331,7 @@ internal sealed class TunnelSession : IAsyncDisposable
                 }
             }
 
+            HandOnArrivals();
             await ReceiveMoreAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -421,6 +428,33 @@ internal sealed class TunnelSession : IAsyncDisposable
         {
             OnConnectionLost(transport, ex);
         }
+        finally
+        {
+            HandOnArrivals(); // a stream reset meanwhile ignores its head; a resumed session serves its requests
+        }
+    }
+
+    /// <summary>
+    /// Delivers the response heads and starts the handlers read since the last receive. Both run on
+    /// this thread until their first wait — the request waiting for its head writes the response on,
+    /// a lone request's handler sends it to the target — sparing a hand-off through the thread pool.
+    /// </summary>
+    private void HandOnArrivals()
+    {
+        for (var i = 0; i < _arrivals.Count; i++)
+        {
+            var (stream, head, handler) = _arrivals[i];
+            if (head is not null)
+            {
+                stream.DeliverResponseHead(head);
+            }
+            else
+            {
+                Serve(handler!, stream);
+            }
+        }
+
+        _arrivals.Clear();
     }
 
     private void ProcessFrame(FrameHeader header, ReadOnlySpan<byte> payload)
@@ -545,6 +579,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
 
         TunnelStream stream;
+        bool alone;
         lock (_lock)
         {
             if (_goingAway || _terminated || _streams.Count >= _local.MaxConcurrentStreams)
@@ -564,6 +599,8 @@ internal sealed class TunnelSession : IAsyncDisposable
             {
                 stream.RemoteEnded = true;
             }
+
+            alone = AloneLocked();
         }
 
         if (header.EndStream)
@@ -578,7 +615,15 @@ internal sealed class TunnelSession : IAsyncDisposable
             return;
         }
 
-        ThreadPool.UnsafeQueueUserWorkItem(static state => state.session.Serve(state.handler, state.stream), (session: this, handler, stream), preferLocal: false);
+        if (alone)
+        {
+            _arrivals.Add((stream, null, handler));
+        }
+        else
+        {
+            // Among other requests a handler runs on its own: the read loop serves them all.
+            ThreadPool.UnsafeQueueUserWorkItem(static state => state.session.Serve(state.handler, state.stream), (session: this, handler, stream), preferLocal: false);
+        }
     }
 
     /// <summary>Starts a handler on its stream; one that throws before its first wait resets the stream, not the process.</summary>
@@ -629,18 +674,19 @@ internal sealed class TunnelSession : IAsyncDisposable
                 return;
             }
 
-            if (stream.ResponseHead.IsCompleted)
+            if (stream.ResponseHeadReceived)
             {
                 throw new TunnelProtocolException(ErrorCode.ProtocolError, $"second response head on stream {header.StreamId}");
             }
 
+            stream.ResponseHeadReceived = true;
             if (header.EndStream)
             {
                 stream.RemoteEnded = true;
             }
         }
 
-        stream.DeliverResponseHead(head);
+        _arrivals.Add((stream, head, null));
         if (header.EndStream)
         {
             stream.DeliverEnd(null);
@@ -667,7 +713,7 @@ internal sealed class TunnelSession : IAsyncDisposable
                 return;
             }
 
-            if (_role == SessionRole.Gateway && !stream.ResponseHead.IsCompleted)
+            if (_role == SessionRole.Gateway && !stream.ResponseHeadReceived)
             {
                 throw new TunnelProtocolException(ErrorCode.ProtocolError, $"data before the response head on stream {header.StreamId}");
             }
@@ -898,6 +944,8 @@ internal sealed class TunnelSession : IAsyncDisposable
             throw;
         }
 
+        TunnelStream stream;
+        bool alone;
         lock (_lock)
         {
             if (_terminated || _goingAway || RemoteGoingAway || _nextStreamId == uint.MaxValue)
@@ -907,21 +955,32 @@ internal sealed class TunnelSession : IAsyncDisposable
                 throw new TunnelStreamException(ErrorCode.RefusedStream, "the tunnel session is closing");
             }
 
-            var stream = new TunnelStream(this, _nextStreamId++, _remote.InitialStreamWindow, null)
+            stream = new TunnelStream(this, _nextStreamId++, _remote.InitialStreamWindow, null)
             {
                 LocalEnded = endStream,
                 HoldsBody = !endStream && BothAnnounced(SessionFeatures.ExpectContinue) && ExpectContinue.IsRequested(head.Headers),
             };
             _streams.Add(stream.Id, stream);
             _control.Enqueue(OutgoingFrame.WithPayload(FrameType.RequestHead, endStream ? FrameFlags.EndStream : FrameFlags.None, stream.Id, payload, length));
-            Wake();
-            return stream;
+            alone = AloneLocked();
+            if (!alone)
+            {
+                Wake();
+            }
         }
+
+        if (alone)
+        {
+            _wake.SetHere();
+        }
+
+        return stream;
     }
 
     internal void SendResponseHead(TunnelStream stream, ResponseHead head, bool endStream, bool flush)
     {
         var (payload, length) = EncodeHead(HeadCodec.Measure(head), head, static (h, span) => HeadCodec.Write(h, span));
+        bool alone;
         lock (_lock)
         {
             if (stream.LocalEnded)
@@ -935,7 +994,13 @@ internal sealed class TunnelSession : IAsyncDisposable
 
             // Through the stream's own queue so data and the end always follow the head.
             stream.Outgoing.Enqueue(OutgoingFrame.WithPayload(FrameType.ResponseHead, endStream ? FrameFlags.EndStream : FrameFlags.None, stream.Id, payload, length));
-            ScheduleLocked(stream, wake: flush || endStream);
+            alone = (flush || endStream) && AloneLocked();
+            ScheduleLocked(stream, wake: (flush || endStream) && !alone);
+        }
+
+        if (alone)
+        {
+            _wake.SetHere();
         }
 
         RemoveIfDone(stream);
@@ -1031,6 +1096,7 @@ internal sealed class TunnelSession : IAsyncDisposable
             frame = OutgoingFrame.Empty(FrameType.Data, FrameFlags.EndStream, stream.Id);
         }
 
+        bool alone;
         lock (_lock)
         {
             if (stream.LocalEnded || _terminated)
@@ -1046,7 +1112,13 @@ internal sealed class TunnelSession : IAsyncDisposable
                 EnqueueStopLocked(stream);
             }
 
-            ScheduleLocked(stream);
+            alone = AloneLocked();
+            ScheduleLocked(stream, wake: !alone);
+        }
+
+        if (alone)
+        {
+            _wake.SetHere();
         }
 
         RemoveIfDone(stream);
@@ -1259,6 +1331,13 @@ internal sealed class TunnelSession : IAsyncDisposable
     }
 
     private void Wake() => _wake.Set();
+
+    /// <summary>
+    /// Whether the session carries a single stream: its frames then leave on the thread that queued
+    /// them (<see cref="WakeSignal.SetHere"/>), sparing a hand-off through the thread pool each way
+    /// per request. With more streams the write loop's own pass gathers theirs into one batch.
+    /// </summary>
+    private bool AloneLocked() => _streams.Count == 1;
 
     private async Task WriteLoopAsync()
     {

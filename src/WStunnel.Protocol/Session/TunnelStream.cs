@@ -26,8 +26,9 @@ internal sealed class TunnelStream
     private readonly TunnelSession _session;
     private readonly Pipe _inbound = new(InboundPipeOptions);
     private readonly Lock _inboundLock = new();
-    // Completed by the read loop outside its lock; the waiting request goes on inline, sparing a hop
-    // through the thread pool per response, and yields at its first read of the body.
+    // Completed by the read loop outside its lock once it has read the frames that came with the head;
+    // the waiting request goes on inline, sparing a hop through the thread pool per response, and
+    // finds at least the first part of the body already there.
     private readonly TaskCompletionSource<ResponseHead> _responseHead = new();
     private readonly CancellationTokenSource _aborted = new();
     private TaskCompletionSource<bool>? _bodyWanted; // only for a request whose body waits for 100-continue
@@ -87,6 +88,8 @@ internal sealed class TunnelStream
     // This end stopped reading while the peer still sent: once its own half ends, it asks the peer to stop.
     internal bool StopWanted;
     internal bool ContinueSent;
+    internal bool ResponseHeadReceived; // gateway side; the head itself is delivered once its batch is read
+
     internal readonly Queue<OutgoingFrame> Outgoing = new();
     internal WakeSignal? CreditSignal;
 

@@ -15,9 +15,10 @@ internal sealed class WakeSignal : IValueTaskSource, IThreadPoolWorkItem
     private const int Signalled = 1;
     private const int Waiting = 2;
 
-    // Completed from the thread pool's global queue (Execute), never inside Set: the waker may hold
+    // Set completes from the thread pool's global queue (Execute), never inline: the waker may hold
     // the session's lock, and a continuation in the waker's local queue would wait for the waker's
     // request to finish (the core's own asynchronous continuations go there; a channel's do not).
+    // SetHere completes inline, for wakers that hold nothing.
     private ManualResetValueTaskSourceCore<bool> _core;
     private CancellationTokenRegistration _registration;
     private CancellationToken _waitToken;
@@ -27,20 +28,44 @@ internal sealed class WakeSignal : IValueTaskSource, IThreadPoolWorkItem
     /// <summary>Wakes the waiter, or the next wait if none is waiting.</summary>
     public void Set()
     {
+        if (TakeWaiter())
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>
+    /// Wakes the waiter as <see cref="Set"/> does, but runs it on the calling thread until its next
+    /// wait: the hand-off through the thread pool costs more than the waiter's pass when there is
+    /// little to do. Only for a caller that holds no lock.
+    /// </summary>
+    public void SetHere()
+    {
+        if (TakeWaiter())
+        {
+            ((IThreadPoolWorkItem)this).Execute();
+        }
+    }
+
+    /// <summary>Marks the wake-up; true when a waiter was waiting for it and is now the caller's to complete.</summary>
+    private bool TakeWaiter()
+    {
         while (true)
         {
             switch (Volatile.Read(ref _state))
             {
                 case Signalled:
-                    return;
+                    return false;
                 case Idle when Interlocked.CompareExchange(ref _state, Signalled, Idle) == Idle:
-                    return;
+                    return false;
                 case Waiting when Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting:
-                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-                    return;
+                    return true;
             }
         }
     }
+
+    /// <summary>Whether a waiter is waiting, with no wake-up pending.</summary>
+    public bool IsWaiting => Volatile.Read(ref _state) == Waiting;
 
     /// <summary>Completes at the next <see cref="Set"/> (at once if one came since the last wait); one waiter at a time.</summary>
     public ValueTask WaitAsync(CancellationToken cancellationToken)

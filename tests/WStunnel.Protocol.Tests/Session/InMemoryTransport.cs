@@ -23,24 +23,40 @@ internal sealed class InMemoryTransport : ITunnelTransport
     /// <summary>Every batch this end sent, in order; tests inspect or tamper with the stream of bytes.</summary>
     public List<byte[]> Sent { get; } = [];
 
+    // The managed thread that sent each batch in Sent.
+    private readonly List<int> _sentOn = [];
+
     /// <summary>The frame headers of every batch this end sent, batch by batch.</summary>
     public List<List<FrameHeader>> SentFrames()
     {
         lock (Sent)
         {
-            return Sent.Select(batch =>
-            {
-                var frames = new List<FrameHeader>();
-                for (var offset = 0; offset < batch.Length;)
-                {
-                    var header = FrameHeader.Read(batch.AsSpan(offset), SessionLimits.MaxFramePayloadCeiling);
-                    frames.Add(header);
-                    offset += FrameHeader.Size + header.Length;
-                }
-
-                return frames;
-            }).ToList();
+            return Sent.Select(FramesOf).ToList();
         }
+    }
+
+    /// <summary>The managed thread id that sent the first batch matching <paramref name="match"/>.</summary>
+    public int SentOn(Func<List<FrameHeader>, bool> match)
+    {
+        lock (Sent)
+        {
+            var index = Sent.FindIndex(batch => match(FramesOf(batch)));
+            Assert.True(index >= 0, "no such batch was sent");
+            return _sentOn[index];
+        }
+    }
+
+    private static List<FrameHeader> FramesOf(byte[] batch)
+    {
+        var frames = new List<FrameHeader>();
+        for (var offset = 0; offset < batch.Length;)
+        {
+            var header = FrameHeader.Read(batch.AsSpan(offset), SessionLimits.MaxFramePayloadCeiling);
+            frames.Add(header);
+            offset += FrameHeader.Size + header.Length;
+        }
+
+        return frames;
     }
 
     public static (InMemoryTransport Gateway, InMemoryTransport Agent) CreatePair()
@@ -56,6 +72,7 @@ internal sealed class InMemoryTransport : ITunnelTransport
         lock (Sent)
         {
             Sent.Add(copy);
+            _sentOn.Add(Environment.CurrentManagedThreadId);
         }
 
         if (!_outbound.Writer.TryWrite(copy))

@@ -656,6 +656,73 @@ public sealed class TunnelSessionTests
     }
 
     [Fact]
+    public async Task A_lone_request_leaves_on_the_opening_thread_before_OpenStreamAsync_returns()
+    {
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = 204 }, endStream: true);
+            await Task.CompletedTask;
+        }, gatewayOptions: SessionPair.Quiet, agentOptions: SessionPair.Quiet);
+        await WaitUntil(() => pair.Gateway.WriterIdle, "the gateway's write loop to wait for work");
+
+        var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+
+        var sent = pair.GatewayTransport.SentOn(frames => frames.Any(f => f.Type == FrameType.RequestHead && f.StreamId == stream.Id));
+        Assert.Equal(Environment.CurrentManagedThreadId, sent);
+        Assert.Equal(204, (await stream.ResponseHead.WaitAsync(Deadline)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_response_head_is_delivered_after_the_body_that_came_with_it()
+    {
+        var respond = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pair = await SessionPair.StartAsync(async stream =>
+        {
+            await respond.Task;
+            stream.SendResponseHead(new ResponseHead { StatusCode = 200 }, endStream: false, flush: false);
+            await stream.WriteAsync(Encoding.UTF8.GetBytes("small"), default, flush: false);
+            stream.Complete();
+        }, gatewayOptions: SessionPair.Quiet, agentOptions: SessionPair.Quiet);
+        var stream = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+        var buffer = new byte[64];
+        var firstRead = Task.FromResult(0);
+
+        // Runs on the thread that delivers the head, at that moment: the body must already be readable.
+        var bodyWasThere = stream.ResponseHead.ContinueWith(
+            _ => (firstRead = stream.ReadAsync(buffer, default).AsTask()).IsCompleted,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        respond.SetResult();
+
+        Assert.True(await bodyWasThere.WaitAsync(Deadline));
+        Assert.Equal("small", Encoding.UTF8.GetString(buffer, 0, await firstRead));
+    }
+
+    [Fact]
+    public async Task A_lone_request_is_served_once_the_body_that_came_with_its_head_is_read()
+    {
+        var bodyWasThere = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pair = await SessionPair.StartAsync(stream =>
+        {
+            bodyWasThere.TrySetResult(stream.ReadAsync(new byte[64], default).AsTask().IsCompleted);
+            return Task.CompletedTask;
+        }, gatewayOptions: SessionPair.Quiet, agentOptions: SessionPair.Quiet);
+
+        // Head and body in one batch, as a gateway sends a small request that was whole when it came.
+        var head = new byte[256];
+        var headLength = HeadCodec.Write(new RequestHead { Method = "POST", PathAndQuery = "/" }, head);
+        var frames = new byte[FrameHeader.Size + headLength + FrameHeader.Size + 5];
+        new FrameHeader(FrameType.RequestHead, FrameFlags.None, 1, headLength).Write(frames);
+        head.AsSpan(0, headLength).CopyTo(frames.AsSpan(FrameHeader.Size));
+        new FrameHeader(FrameType.Data, FrameFlags.EndStream, 1, 5).Write(frames.AsSpan(FrameHeader.Size + headLength));
+        "hello"u8.CopyTo(frames.AsSpan(FrameHeader.Size + headLength + FrameHeader.Size));
+        pair.AgentTransport.InjectFromPeer(frames);
+
+        Assert.True(await bodyWasThere.Task.WaitAsync(Deadline));
+    }
+
+    [Fact]
     public async Task A_held_response_head_leaves_when_the_stream_is_flushed()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

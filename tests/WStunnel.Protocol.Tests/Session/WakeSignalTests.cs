@@ -35,6 +35,29 @@ public sealed class WakeSignalTests
     }
 
     [Fact]
+    public async Task SetHere_WhileWaiting_RunsTheWaiterOnTheCallingThreadBeforeReturning()
+    {
+        var signal = new WakeSignal();
+        var ranOn = 0;
+        var waiter = WaitThenNoteThreadAsync(signal, id => ranOn = id);
+
+        signal.SetHere();
+
+        Assert.Equal(Environment.CurrentManagedThreadId, ranOn);
+        await waiter.WaitAsync(Deadline);
+    }
+
+    [Fact]
+    public void SetHere_WithoutAWaiter_WakesTheNextWait()
+    {
+        var signal = new WakeSignal();
+        signal.SetHere();
+
+        Assert.True(signal.WaitAsync(default).AsTask().IsCompletedSuccessfully);
+        Assert.False(signal.WaitAsync(default).AsTask().IsCompleted);
+    }
+
+    [Fact]
     public async Task Sets_BeforeAWait_FoldIntoOneWakeUp()
     {
         var signal = new WakeSignal();
@@ -115,5 +138,11 @@ public sealed class WakeSignalTests
         setter.Join();
 
         Assert.NotEqual(setter.ManagedThreadId, await continuedOn.WaitAsync(Deadline));
+    }
+
+    private static async Task WaitThenNoteThreadAsync(WakeSignal signal, Action<int> note)
+    {
+        await signal.WaitAsync(default).ConfigureAwait(false);
+        note(Environment.CurrentManagedThreadId);
     }
 }
