@@ -402,16 +402,25 @@ internal sealed class TunnelSession : IAsyncDisposable
         await Task.Yield();
         try
         {
-            while (true)
+            try
             {
-                var header = await ReceiveFrameAsync(connection).ConfigureAwait(false);
-                var payload = _receiveBuffer.AsSpan(_receiveStart + FrameHeader.Size, header.Length);
-                ProcessFrame(header, payload);
-                _receiveStart += FrameHeader.Size + header.Length;
-                if (_receiveStart == _receiveEnd)
+                while (true)
                 {
-                    _receiveStart = _receiveEnd = 0;
+                    var header = await ReceiveFrameAsync(connection).ConfigureAwait(false);
+                    var payload = _receiveBuffer.AsSpan(_receiveStart + FrameHeader.Size, header.Length);
+                    ProcessFrame(header, payload);
+                    _receiveStart += FrameHeader.Size + header.Length;
+                    if (_receiveStart == _receiveEnd)
+                    {
+                        _receiveStart = _receiveEnd = 0;
+                    }
                 }
+            }
+            finally
+            {
+                // What was read goes on as if the connection had lasted, before its end is handled:
+                // a resumed session's next read loop must find nothing left here.
+                HandOnArrivals();
             }
         }
         catch (Exception ex) when (RemoteGoingAway && ex is not TunnelProtocolException)
@@ -427,10 +436,6 @@ internal sealed class TunnelSession : IAsyncDisposable
         catch (Exception ex)
         {
             OnConnectionLost(transport, ex);
-        }
-        finally
-        {
-            HandOnArrivals(); // a stream reset meanwhile ignores its head; a resumed session serves its requests
         }
     }
 
