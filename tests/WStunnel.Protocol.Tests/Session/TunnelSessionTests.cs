@@ -658,10 +658,10 @@ public sealed class TunnelSessionTests
     [Fact]
     public async Task A_lone_request_leaves_on_the_opening_thread_before_OpenStreamAsync_returns()
     {
-        await using var pair = await SessionPair.StartAsync(async stream =>
+        await using var pair = await SessionPair.StartAsync(stream =>
         {
             stream.SendResponseHead(new ResponseHead { StatusCode = 204 }, endStream: true);
-            await Task.CompletedTask;
+            return Task.CompletedTask;
         }, gatewayOptions: SessionPair.Quiet, agentOptions: SessionPair.Quiet);
         await WaitUntil(() => pair.Gateway.WriterIdle, "the gateway's write loop to wait for work");
 
