@@ -61,6 +61,7 @@ internal static partial class AgentCommand
 
         command.SetAction(async (result, cancellationToken) =>
         {
+            SocketCompletions.RunInlineUnlessSet();
             var errors = new List<string>();
             var serverUri = result.GetValue(server) is { } s ? ParseUri(s, "--server", errors) : null;
             var targetUri = result.GetValue(target) is { } t ? ParseUri(t, "--target", errors) : null;
