@@ -626,7 +626,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         }
         else
         {
-            // Among other requests a handler runs on its own: the read loop serves them all.
+            // Among other requests in flight a handler runs on the thread pool, so the read loop goes on serving them.
             ThreadPool.UnsafeQueueUserWorkItem(static state => state.session.Serve(state.handler, state.stream), (session: this, handler, stream), preferLocal: false);
         }
     }
