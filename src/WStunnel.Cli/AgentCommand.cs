@@ -61,7 +61,6 @@ internal static partial class AgentCommand
 
         command.SetAction(async (result, cancellationToken) =>
         {
-            SocketCompletions.RunInlineUnlessSet();
             var errors = new List<string>();
             var serverUri = result.GetValue(server) is { } s ? ParseUri(s, "--server", errors) : null;
             var targetUri = result.GetValue(target) is { } t ? ParseUri(t, "--target", errors) : null;
@@ -111,6 +110,7 @@ internal static partial class AgentCommand
 
     public static async Task<int> RunAsync(Run run, CancellationToken cancellationToken)
     {
+        SocketCompletions.RunInlineUnlessSet(); // `agent` and the original's `cli` alike
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Configuration.Sources.Clear();
         var configFile = run.ConfigFile ?? (File.Exists("appsettings.json") ? "appsettings.json" : null);
