@@ -19,7 +19,12 @@ switch (command)
     case "hop":
         return await YarpHop.RunAsync(new Uri(options[0]), options[1], options[2]);
     case "swarm":
+    {
+        // Its agents run as `wstunnel agent` runs one (src/WStunnel.Cli/Hosting/SocketCompletions.cs); hop and backend run as shipped.
+        const string inlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+        Environment.SetEnvironmentVariable(inlineCompletions, Environment.GetEnvironmentVariable(inlineCompletions) ?? "1");
         return await AgentSwarm.RunAsync(options);
+    }
     case "micro":
         // In process: the harness is already built in Release, and no project needs generating.
         BenchmarkSwitcher.FromAssembly(typeof(BenchBackend).Assembly).Run(
