@@ -66,6 +66,21 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
         Assert.False(agent.HasExited);
         Assert.DoesNotContain(first, agent.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(second, agent.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("[3009]", agent.Output, StringComparison.Ordinal); // SIGHUP was not ignored here
+    }
+
+    [Fact]
+    public async Task An_agent_started_under_nohup_serves_and_warns_that_SIGHUP_will_not_reload_it()
+    {
+        var token = "nohup-" + Guid.NewGuid().ToString("N");
+        using var agent = CliProcess.StartUnder("nohup", ["agent", "--server", fixture.AgentServerUri.ToString(), "--ca-cert", fixture.Certificate.CaFile,
+            "--target", fixture.Backend.Address.ToString()], new Dictionary<string, string> { ["WSTUNNEL_TOKEN"] = token });
+        await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, token);
+
+        var warning = await agent.WaitForOutputAsync("[3009]", TimeSpan.FromSeconds(30));
+        Assert.Contains("nohup", warning, StringComparison.Ordinal);
+        Assert.Contains("token and secret files", warning, StringComparison.Ordinal);
+        Assert.Equal("status 200", await fixture.Client.GetStringAsync($"/_token/{token}/status/200"));
     }
 
     [Fact]

@@ -12,10 +12,12 @@ namespace WStunnel.Cli.Hosting;
 internal sealed partial class AgentReloadOnHangUp : IHostedService, IDisposable
 {
     private readonly IDisposable? _registration;
+    private readonly ILogger _logger;
 
     public AgentReloadOnHangUp(AgentHostedService agent, ILogger<AgentReloadOnHangUp> logger)
     {
         ArgumentNullException.ThrowIfNull(agent);
+        _logger = logger;
         _registration = HangUpSignal.Register(() =>
         {
             HangUp(logger);
@@ -23,7 +25,15 @@ internal sealed partial class AgentReloadOnHangUp : IHostedService, IDisposable
         });
     }
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_registration is not null)
+        {
+            HangUpSignal.WarnIfIgnored(_logger, "read its token and secret files again");
+        }
+
+        return Task.CompletedTask;
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -15,10 +15,12 @@ namespace WStunnel.Cli.Hosting;
 internal sealed partial class ConfigurationReloadOnHangUp : IHostedService, IDisposable
 {
     private readonly IDisposable? _registration;
+    private readonly ILogger _logger;
 
     public ConfigurationReloadOnHangUp(IConfiguration configuration, ILogger<ConfigurationReloadOnHangUp> logger)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        _logger = logger;
         if (configuration is IConfigurationRoot root)
         {
             _registration = HangUpSignal.Register(() => Reload(root, logger));
@@ -74,7 +76,15 @@ internal sealed partial class ConfigurationReloadOnHangUp : IHostedService, IDis
         }
     }
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_registration is not null)
+        {
+            HangUpSignal.WarnIfIgnored(_logger, "read its configuration and certificate files again");
+        }
+
+        return Task.CompletedTask;
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

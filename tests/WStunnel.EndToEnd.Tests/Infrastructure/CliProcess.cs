@@ -88,11 +88,18 @@ internal sealed class CliProcess : IDisposable
         throw new TimeoutException($"no output containing '{fragment}'; got:\n{Output}");
     }
 
-    public static CliProcess StartDll(string dll, IEnumerable<string> arguments, IDictionary<string, string>? environment)
+    public static CliProcess StartDll(string dll, IEnumerable<string> arguments, IDictionary<string, string>? environment) =>
+        StartCommand("dotnet", ["exec", dll, .. arguments], Path.GetDirectoryName(dll)!, environment);
+
+    /// <summary>Runs <c>wstunnel</c> through <paramref name="launcher"/> (e.g. <c>nohup</c>), as an operator's shell line would.</summary>
+    public static CliProcess StartUnder(string launcher, IEnumerable<string> arguments, IDictionary<string, string>? environment = null) =>
+        StartCommand(launcher, ["dotnet", "exec", Path.Combine(AppContext.BaseDirectory, "wstunnel.dll"), .. arguments], AppContext.BaseDirectory, environment);
+
+    private static CliProcess StartCommand(string command, IEnumerable<string> arguments, string directory, IDictionary<string, string>? environment)
     {
-        var start = new ProcessStartInfo("dotnet", ["exec", dll, .. arguments])
+        var start = new ProcessStartInfo(command, arguments)
         {
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            WorkingDirectory = directory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
