@@ -111,12 +111,16 @@ internal static partial class AgentCommand
     public static async Task<int> RunAsync(Run run, CancellationToken cancellationToken)
     {
         SocketCompletions.RunInlineUnlessSet(); // `agent` and the original's `cli` alike
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Directory.GetCurrentDirectory() });
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            ContentRootPath = Directory.GetCurrentDirectory(),
+            Configuration = WorkingDirectoryWatch.Off(),
+        });
         builder.Configuration.Sources.Clear();
         var configFile = run.ConfigFile ?? (File.Exists("appsettings.json") ? "appsettings.json" : null);
         if (configFile is not null)
         {
-            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+            builder.Configuration.Sources.Add(new ConfigurationFileSource(configFile, watch: false));
         }
 
         builder.Configuration.AddEnvironmentVariables("WSTUNNEL__");

@@ -112,7 +112,7 @@ internal static class DemoCommand
 
     private static WebApplication BuildBackend()
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = Hosting.WorkingDirectoryWatch.Off([]) });
         builder.Configuration.Sources.Clear(); // the demo is self-contained: no appsettings.json from the working directory
         builder.Configuration.AddInMemoryCollection();
         builder.WebHost.UseUrls("http://127.0.0.1:0");

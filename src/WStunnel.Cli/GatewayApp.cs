@@ -27,11 +27,11 @@ internal static class GatewayApp
         // The host keeps its own copy of the command line's URLs; bound here, Kestrel would warn that it overrides them.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
-            Args = bindsUrls ? GatewayEndpoints.WithoutUrls(args) : args,
+            Args = Hosting.WorkingDirectoryWatch.Off(bindsUrls ? GatewayEndpoints.WithoutUrls(args) : args),
             ContentRootPath = Directory.GetCurrentDirectory(),
         });
         builder.Configuration.Sources.Clear();
-        AddSources(builder.Configuration, args, configFile);
+        AddSources(builder.Configuration, args, configFile, watch: true);
         if (bindsUrls)
         {
             builder.Configuration[WebHostDefaults.ServerUrlsKey] = null;
@@ -132,15 +132,15 @@ internal static class GatewayApp
     };
 
     /// <summary>
-    /// The gateway's configuration sources, weakest first: default log levels, the file, <c>WSTUNNEL__</c>
-    /// variables, the command line.
+    /// The gateway's configuration sources, weakest first: default log levels, the file (watched for
+    /// changes with <paramref name="watch"/>), <c>WSTUNNEL__</c> variables, the command line.
     /// </summary>
-    public static IConfigurationBuilder AddSources(IConfigurationBuilder configuration, string[] args, string? configFile)
+    public static IConfigurationBuilder AddSources(IConfigurationBuilder configuration, string[] args, string? configFile, bool watch = false)
     {
         configuration.AddInMemoryCollection(DefaultLogLevels);
         if (configFile is not null)
         {
-            configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: true);
+            configuration.Add(new Hosting.ConfigurationFileSource(configFile, watch: watch));
         }
 
         configuration.AddEnvironmentVariables("WSTUNNEL__");

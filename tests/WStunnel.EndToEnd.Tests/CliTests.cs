@@ -84,6 +84,30 @@ public sealed class CliTests(TunnelFixture fixture) : IClassFixture<TunnelFixtur
     }
 
     [Fact]
+    public async Task Gateway_and_agent_started_in_a_directory_tree_watch_only_the_configuration_files_directory_not_the_tree()
+    {
+        // Under systemd the working directory is /; .NET's default configuration would watch all of it.
+        using var tree = new TemporaryDirectory();
+        for (var i = 0; i < 30; i++)
+        {
+            Directory.CreateDirectory(Path.Combine(tree.Path, $"dir{i}", "beneath"));
+        }
+
+        var (certificate, key) = TestCertificate.Pem(fixture.Certificate.Server);
+        var config = tree.WriteFile("appsettings.json", "{}");
+        using var gateway = CliProcess.Start(["server", "--urls", "https://127.0.0.1:0", "--cert", tree.WriteFile("gateway.pem", certificate),
+            "--cert-key", tree.WriteFile("gateway.key", key), "--config", config], workingDirectory: tree.Path);
+        var token = "tree-" + Guid.NewGuid().ToString("N");
+        using var agent = CliProcess.Start(["agent", "--server", fixture.AgentServerUri.ToString(), "--ca-cert", fixture.Certificate.CaFile,
+            "--target", fixture.Backend.Address.ToString(), "--config", config], new Dictionary<string, string> { ["WSTUNNEL_TOKEN"] = token }, tree.Path);
+        await gateway.WaitForOutputAsync("Now listening on: https://", TimeSpan.FromMinutes(1));
+        await TunnelFixture.WaitForRegistrationAsync(fixture.Gateway, token);
+
+        Assert.Equal(1, gateway.InotifyWatches()); // the configuration file's directory, for reloads
+        Assert.Equal(0, agent.InotifyWatches()); // the agent reads its file once (SIGHUP re-reads its credential files)
+    }
+
+    [Fact]
     public async Task With_log_format_json_every_agent_log_line_is_a_json_object_with_its_event_id()
     {
         var token = "json-logs-" + Guid.NewGuid().ToString("N");

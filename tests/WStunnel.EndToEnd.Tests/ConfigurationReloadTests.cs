@@ -244,14 +244,16 @@ public sealed class ConfigurationReloadTests(TunnelFixture fixture) : IClassFixt
     }
 
     [Fact]
-    public async Task A_broken_configuration_file_on_SIGHUP_is_named_and_the_tunnels_serve_on()
+    public async Task A_broken_configuration_file_is_named_when_saved_and_on_SIGHUP_and_the_tunnels_serve_on()
     {
         var token = "broken-save-" + Guid.NewGuid().ToString("N");
         using var gateway = await GatewayProcess.StartAsync(fixture.Certificate, settings: Locked(("kept", token, null)));
         await using var agent = await StartAgentAsync(gateway, token, secret: null, new ListLogger(), waitForTunnel: true);
 
         await File.WriteAllTextAsync(gateway.ConfigFile, "{ \"WStunnel\": { \"Tunnels\": "); // an editor's save cut short
-        Signals.HangUp(gateway.Process.Id);
+        var seen = await gateway.Process.WaitForOutputAsync("[3010]", Patience); // by the file's watcher…
+        Assert.Contains($"'{gateway.ConfigFile}' is not valid JSON", seen, StringComparison.Ordinal);
+        Signals.HangUp(gateway.Process.Id); // …and again on SIGHUP
 
         var refused = await gateway.Process.WaitForOutputAsync("[3007]", Patience);
         Assert.Contains($"'{gateway.ConfigFile}' is not valid JSON", refused, StringComparison.Ordinal);

@@ -10,7 +10,7 @@ namespace WStunnel.Cli.Hosting;
 /// SIGHUP reads the gateway's configuration again at once — the file, and with it the tunnels' token
 /// and secret files — as a daemon is expected to (systemd's <c>ExecReload</c>); the file's own watcher
 /// and the minutely check of secret files would get there too, later. Unhandled, SIGHUP would end the
-/// process.
+/// process. A change the file's watcher could not apply is logged here too.
 /// </summary>
 internal sealed partial class ConfigurationReloadOnHangUp : IHostedService, IDisposable
 {
@@ -24,6 +24,10 @@ internal sealed partial class ConfigurationReloadOnHangUp : IHostedService, IDis
         if (configuration is IConfigurationRoot root)
         {
             _registration = HangUpSignal.Register(() => Reload(root, logger));
+            foreach (var file in root.Providers.OfType<ConfigurationFileSource.Provider>())
+            {
+                file.ReloadFailed += reason => ChangeNotApplied(logger, reason);
+            }
         }
     }
 
@@ -95,4 +99,7 @@ internal sealed partial class ConfigurationReloadOnHangUp : IHostedService, IDis
 
     [LoggerMessage(3007, LogLevel.Warning, "SIGHUP: the configuration could not be read again: {Reason}. The gateway goes on with what it had")]
     private static partial void ReloadFailed(ILogger logger, string reason);
+
+    [LoggerMessage(3010, LogLevel.Warning, "The configuration file changed but could not be read: {Reason}. The gateway goes on with what it had until the file reads")]
+    private static partial void ChangeNotApplied(ILogger logger, string reason);
 }

@@ -32,8 +32,9 @@ internal sealed class CliProcess : IDisposable
         }
     }
 
-    public static CliProcess Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null) =>
-        StartDll(Path.Combine(AppContext.BaseDirectory, "wstunnel.dll"), arguments, environment);
+    /// <param name="workingDirectory">Where the process starts (the tests' build directory unless given).</param>
+    public static CliProcess Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, string? workingDirectory = null) =>
+        StartCommand("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "wstunnel.dll"), .. arguments], workingDirectory ?? AppContext.BaseDirectory, environment);
 
     /// <summary>The configuration the tests were built in (bin/CONFIGURATION/net10.0/).</summary>
     public static string BuildConfiguration => new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
@@ -136,6 +137,25 @@ internal sealed class CliProcess : IDisposable
         }
 
         return _process.ExitCode;
+    }
+
+    /// <summary>The inotify watches the process holds (Linux: the sum over its inotify descriptors in /proc).</summary>
+    public int InotifyWatches()
+    {
+        var watches = 0;
+        foreach (var info in Directory.EnumerateFiles($"/proc/{Id}/fdinfo"))
+        {
+            try
+            {
+                watches += File.ReadLines(info).Count(line => line.StartsWith("inotify wd:", StringComparison.Ordinal));
+            }
+            catch (IOException)
+            {
+                // closed meanwhile
+            }
+        }
+
+        return watches;
     }
 
     private void Add(string? line)
