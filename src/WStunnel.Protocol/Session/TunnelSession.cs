@@ -1518,6 +1518,7 @@ internal sealed class TunnelSession : IAsyncDisposable
     private void OnConnectionLost(ITunnelTransport transport, Exception error)
     {
         int detachment;
+        bool closing;
         CancellationTokenSource connection;
         TaskCompletionSource attachment;
         lock (_lock)
@@ -1527,7 +1528,8 @@ internal sealed class TunnelSession : IAsyncDisposable
                 return; // already handled, or a loop of an earlier connection
             }
 
-            if (!_resumable || _closeRequested)
+            closing = _closeRequested;
+            if (!_resumable || closing)
             {
                 detachment = 0;
                 connection = null!;
@@ -1545,7 +1547,10 @@ internal sealed class TunnelSession : IAsyncDisposable
 
         if (detachment == 0)
         {
-            Terminate(error);
+            // Once this end has drained its streams and asked to close, a peer that drops the connection
+            // without finishing the close handshake (as a server may on reading the close) ends nothing
+            // that was not already ending: the close, not a failure.
+            Terminate(closing ? null : error);
             return;
         }
 

@@ -377,6 +377,43 @@ public sealed class TunnelSessionTests
         }
     }
 
+    [Fact]
+    public async Task A_peer_that_drops_the_connection_while_this_end_closes_ends_the_session_without_a_failure()
+    {
+        var (gatewayTransport, agentTransport) = InMemoryTransport.CreatePair();
+        var gatewayStarting = TunnelSession.StartAsync(gatewayTransport, SessionPair.Quiet, SessionRole.Gateway, null, default);
+        var agent = await TunnelSession.StartAsync(new DroppedOnCloseTransport(agentTransport, gatewayTransport.Abort), SessionPair.Quiet, SessionRole.Agent, _ => Task.CompletedTask, default);
+        await using var gateway = await gatewayStarting;
+
+        await agent.CloseAsync(TimeSpan.FromSeconds(5)).WaitAsync(Deadline);
+
+        await agent.Completion.WaitAsync(Deadline);
+        Assert.Null(agent.Failure); // the agent's own planned close, not a lost connection
+    }
+
+    [Fact]
+    public async Task A_connection_lost_while_streams_drain_before_a_close_is_still_a_failure()
+    {
+        var (gatewayTransport, agentTransport) = InMemoryTransport.CreatePair();
+        var gatewayStarting = TunnelSession.StartAsync(gatewayTransport, SessionPair.Quiet, SessionRole.Gateway, null, default);
+        var handling = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var agent = await TunnelSession.StartAsync(agentTransport, SessionPair.Quiet, SessionRole.Agent, _ =>
+            {
+                handling.TrySetResult();
+                return Task.Delay(Timeout.Infinite); // a request that does not finish
+            }, default);
+        await using var gateway = await gatewayStarting;
+        _ = await gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+        await handling.Task.WaitAsync(Deadline);
+
+        var closing = agent.CloseAsync(TimeSpan.FromSeconds(30));
+        gatewayTransport.Abort(); // lost with a request in flight
+
+        await agent.Completion.WaitAsync(Deadline);
+        Assert.NotNull(agent.Failure);
+        await closing.WaitAsync(Deadline);
+    }
+
     /// <summary>A gateway session (keep-alive every 10 s, timeout 30 s) whose agent answers the handshake and then falls silent: it never reads again.</summary>
     private static async Task<(TunnelSession Gateway, InMemoryTransport GatewayTransport, InMemoryTransport AgentTransport)> GatewayWithSilentAgentAsync(TimeProvider time)
     {
