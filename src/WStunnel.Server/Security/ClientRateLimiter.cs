@@ -1,5 +1,4 @@
 using System.Net;
-using System.Threading.RateLimiting;
 using WStunnel.Server.Configuration;
 
 namespace WStunnel.Server.Security;
@@ -9,8 +8,10 @@ namespace WStunnel.Server.Security;
 /// extension rather than in ASP.NET Core's rate limiting middleware so that they hold whether or not
 /// the application calls <c>UseRateLimiter()</c>: a limit that is configured is always enforced.
 /// </summary>
-internal sealed class ClientRateLimiter(LiveSettings settings) : IDisposable
+internal sealed class ClientRateLimiter(LiveSettings settings, TimeProvider? time = null)
 {
+    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _rebuilding = new();
     private Limiters? _limiters;
 
@@ -23,21 +24,15 @@ internal sealed class ClientRateLimiter(LiveSettings settings) : IDisposable
     /// <summary>Counts a request for an unknown token; false once <paramref name="client"/> made too many.</summary>
     public bool TryUnknownToken(IPAddress? client, out TimeSpan retryAfter) => TryAcquire(static l => l.UnknownTokens, client, out retryAfter);
 
-    public void Dispose() => Volatile.Read(ref _limiters)?.Dispose();
-
-    private bool TryAcquire(Func<Limiters, PartitionedRateLimiter<IPAddress>?> which, IPAddress? client, out TimeSpan retryAfter)
+    private bool TryAcquire(Func<Limiters, ClientTokenBuckets?> which, IPAddress? client, out TimeSpan retryAfter)
     {
-        while (true)
+        if (which(Current()) is not { } buckets)
         {
-            try
-            {
-                return TryAcquire(which(Current()), client, out retryAfter);
-            }
-            catch (ObjectDisposedException)
-            {
-                // The limits changed while this request held the old limiter: count it against the new one.
-            }
+            retryAfter = TimeSpan.Zero;
+            return true;
         }
+
+        return buckets.TryTake(PartitionOf(client), out retryAfter);
     }
 
     /// <summary>The limiters for the limits configured now; new (counting afresh) when the configuration changed them.</summary>
@@ -57,9 +52,8 @@ internal sealed class ClientRateLimiter(LiveSettings settings) : IDisposable
                 return previous;
             }
 
-            var next = new Limiters(limits);
+            var next = new Limiters(limits, _time);
             Volatile.Write(ref _limiters, next);
-            previous?.Dispose();
             return next;
         }
     }
@@ -67,24 +61,6 @@ internal sealed class ClientRateLimiter(LiveSettings settings) : IDisposable
     /// <summary>Whole seconds, at least one, as <c>Retry-After</c> wants them.</summary>
     public static string RetryAfterSeconds(TimeSpan wait) =>
         Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    private static bool TryAcquire(PartitionedRateLimiter<IPAddress>? limiter, IPAddress? client, out TimeSpan retryAfter)
-    {
-        retryAfter = TimeSpan.Zero;
-        if (limiter is null)
-        {
-            return true;
-        }
-
-        using var lease = limiter.AttemptAcquire(PartitionOf(client));
-        if (lease.IsAcquired)
-        {
-            return true;
-        }
-
-        retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
-        return false;
-    }
 
     /// <summary>
     /// The address a limit counts against: IPv4 addresses as they are, IPv6 addresses by their /64
@@ -113,30 +89,15 @@ internal sealed class ClientRateLimiter(LiveSettings settings) : IDisposable
         return new IPAddress(bytes);
     }
 
-    private static PartitionedRateLimiter<IPAddress>? PerMinute(int permits) => permits <= 0
-        ? null
-        : PartitionedRateLimiter.Create<IPAddress, IPAddress>(client => RateLimitPartition.GetTokenBucketLimiter(client, _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = permits,
-            TokensPerPeriod = permits,
-            ReplenishmentPeriod = TimeSpan.FromMinutes(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        }));
-
-    /// <summary>The two limiters built from one version of the limits.</summary>
-    private sealed class Limiters(WStunnelRateLimitOptions limits) : IDisposable
+    /// <summary>The two limits' buckets built from one version of the limits; a change counts afresh.</summary>
+    private sealed class Limiters(WStunnelRateLimitOptions limits, TimeProvider time)
     {
         public WStunnelRateLimitOptions Source { get; } = limits;
 
-        public PartitionedRateLimiter<IPAddress>? Registrations { get; } = PerMinute(limits.RegistrationsPerMinute);
+        public ClientTokenBuckets? Registrations { get; } = PerMinute(limits.RegistrationsPerMinute, time);
 
-        public PartitionedRateLimiter<IPAddress>? UnknownTokens { get; } = PerMinute(limits.UnknownTokenRequestsPerMinute);
+        public ClientTokenBuckets? UnknownTokens { get; } = PerMinute(limits.UnknownTokenRequestsPerMinute, time);
 
-        public void Dispose()
-        {
-            Registrations?.Dispose();
-            UnknownTokens?.Dispose();
-        }
+        private static ClientTokenBuckets? PerMinute(int permits, TimeProvider time) => permits <= 0 ? null : new ClientTokenBuckets(permits, Minute, time);
     }
 }

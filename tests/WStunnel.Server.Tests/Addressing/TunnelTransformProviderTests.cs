@@ -34,7 +34,7 @@ public sealed class TunnelTransformProviderTests
     {
         var options = Options.Create(new WStunnelOptions());
         using var registry = new TunnelRegistry(options, TimeProvider.System);
-        using var limiter = new ClientRateLimiter(new LiveSettings(options));
+        var limiter = new ClientRateLimiter(new LiveSettings(options));
         using var services = new ServiceCollection()
             .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(configuration).Build())
             .BuildServiceProvider();

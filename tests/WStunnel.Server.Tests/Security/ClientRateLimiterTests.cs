@@ -18,7 +18,7 @@ public sealed class ClientRateLimiterTests
     public void A_host_cannot_escape_the_limit_by_changing_addresses_within_its_slash_64()
     {
         var options = new WStunnelOptions { RateLimits = { RegistrationsPerMinute = 2 } };
-        using var limiter = new ClientRateLimiter(new LiveSettings(Options.Create(options)));
+        var limiter = new ClientRateLimiter(new LiveSettings(Options.Create(options)));
 
         Assert.True(limiter.TryRegistration(IPAddress.Parse("2001:db8::1"), out _));
         Assert.True(limiter.TryRegistration(IPAddress.Parse("2001:db8::2"), out _));
@@ -31,7 +31,7 @@ public sealed class ClientRateLimiterTests
     public void Zero_turns_a_limit_off()
     {
         var options = new WStunnelOptions { RateLimits = { UnknownTokenRequestsPerMinute = 0 } };
-        using var limiter = new ClientRateLimiter(new LiveSettings(Options.Create(options)));
+        var limiter = new ClientRateLimiter(new LiveSettings(Options.Create(options)));
 
         for (var i = 0; i < 1000; i++)
         {
@@ -43,7 +43,7 @@ public sealed class ClientRateLimiterTests
     public void Limits_the_configuration_changes_apply_to_the_next_request()
     {
         var settings = new LiveSettings(Options.Create(new WStunnelOptions { RateLimits = { UnknownTokenRequestsPerMinute = 0 } }));
-        using var limiter = new ClientRateLimiter(settings);
+        var limiter = new ClientRateLimiter(settings);
         Assert.True(limiter.TryUnknownToken(IPAddress.Loopback, out _));
 
         settings.Apply(new WStunnelOptions { RateLimits = { UnknownTokenRequestsPerMinute = 1, RegistrationsPerMinute = 7 } });
