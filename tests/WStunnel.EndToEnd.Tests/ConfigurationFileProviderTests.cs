@@ -90,6 +90,23 @@ public sealed class ConfigurationFileProviderTests
     }
 
     [Fact]
+    public async Task A_file_that_links_to_a_file_elsewhere_fires_the_change_token_when_edited_where_it_lives()
+    {
+        using var directory = new TemporaryDirectory();
+        var managed = Directory.CreateDirectory(Path.Combine(directory.Path, "managed")).FullName;
+        var target = Path.Combine(managed, "gateway.json");
+        await File.WriteAllTextAsync(target, "{}");
+        var path = Path.Combine(Directory.CreateDirectory(Path.Combine(directory.Path, "etc")).FullName, "gateway.json");
+        File.CreateSymbolicLink(path, target);
+        using var files = new ConfigurationFileProvider(path);
+        var changed = Fired(files.Watch("gateway.json"));
+
+        await File.WriteAllTextAsync(target, """{ "A": 1 }""");
+
+        await changed.WaitAsync(Patience);
+    }
+
+    [Fact]
     public async Task Where_the_directory_cannot_be_watched_the_file_is_polled()
     {
         using var directory = new TemporaryDirectory();

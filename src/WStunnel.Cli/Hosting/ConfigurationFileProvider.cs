@@ -10,7 +10,8 @@ namespace WStunnel.Cli.Hosting;
 /// each, all added at start: a file kept at a repository's root or in a home directory would have the
 /// gateway watch thousands of directories and wake for every file written in them. Here a change
 /// counts when an event names the file, or when the file it reaches through symbolic links is no
-/// longer the one last seen (a Kubernetes ConfigMap swaps a link to its directory, not the file).
+/// longer the one last seen (a Kubernetes ConfigMap swaps a link to its directory, not the file; a
+/// link to a file elsewhere has that file's directory watched too).
 /// Where the directory cannot be watched (inotify's limits reached), the file is checked every few
 /// seconds instead.
 /// </summary>
@@ -25,6 +26,7 @@ internal sealed class ConfigurationFileProvider : IFileProvider, IDisposable
     private readonly Lock _lock = new();
     private CancellationTokenSource _changed = new();
     private FileSystemWatcher? _watcher;
+    private FileSystemWatcher? _targetWatcher;
     private ITimer? _poll;
     private FileStamp _seen;
     private bool _disposed;
@@ -80,24 +82,59 @@ internal sealed class ConfigurationFileProvider : IFileProvider, IDisposable
     private void Start()
     {
         _seen = FileStamp.Of(_path);
-        FileSystemWatcher? watcher = null;
         try
         {
-            watcher = _createWatcher(_files.Root);
-            watcher.IncludeSubdirectories = false;
-            watcher.NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime;
-            watcher.Changed += (_, e) => OnEvent(e.Name);
-            watcher.Created += (_, e) => OnEvent(e.Name);
-            watcher.Deleted += (_, e) => OnEvent(e.Name);
-            watcher.Renamed += (_, e) => OnEvent(e.Name == FileName ? e.Name : e.OldName);
-            watcher.Error += (_, _) => Changed(); // events were lost: one of them may have been the file's
-            watcher.EnableRaisingEvents = true;
-            _watcher = watcher;
+            _watcher = Watch(_files.Root, OnEvent, onError: Changed); // lost events may have been the file's
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            watcher?.Dispose();
             _poll = TimeProvider.System.CreateTimer(static state => ((ConfigurationFileProvider)state!).Check(), this, _pollInterval, _pollInterval);
+            return;
+        }
+
+        _targetWatcher = WatchLinkTarget();
+    }
+
+    /// <summary>
+    /// Where the file is a link to a file in another directory, that directory too: an edit made where
+    /// the file lives shows only there. Its events are checked against the file as last seen. Best
+    /// effort — the link's own directory is watched either way, and SIGHUP reads the file regardless.
+    /// </summary>
+    private FileSystemWatcher? WatchLinkTarget()
+    {
+        try
+        {
+            var directory = File.ResolveLinkTarget(_path, returnFinalTarget: true) is { } target ? Path.GetDirectoryName(target.FullName) : null;
+            return directory is null || string.Equals(directory, Path.TrimEndingDirectorySeparator(_files.Root), StringComparison.Ordinal)
+                ? null
+                : Watch(directory, _ => Check(), onError: Check);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A watch on <paramref name="directory"/> alone, passing on the names its events are about.</summary>
+    private FileSystemWatcher Watch(string directory, Action<string?> onEvent, Action onError)
+    {
+        var watcher = _createWatcher(directory);
+        try
+        {
+            watcher.IncludeSubdirectories = false;
+            watcher.NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime;
+            watcher.Changed += (_, e) => onEvent(e.Name);
+            watcher.Created += (_, e) => onEvent(e.Name);
+            watcher.Deleted += (_, e) => onEvent(e.Name);
+            watcher.Renamed += (_, e) => onEvent(e.Name == FileName ? e.Name : e.OldName);
+            watcher.Error += (_, _) => onError();
+            watcher.EnableRaisingEvents = true;
+            return watcher;
+        }
+        catch
+        {
+            watcher.Dispose();
+            throw;
         }
     }
 
@@ -172,6 +209,7 @@ internal sealed class ConfigurationFileProvider : IFileProvider, IDisposable
         }
 
         _watcher?.Dispose();
+        _targetWatcher?.Dispose();
         _poll?.Dispose();
         _files.Dispose();
     }
