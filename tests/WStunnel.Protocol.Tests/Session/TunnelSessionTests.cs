@@ -378,6 +378,53 @@ public sealed class TunnelSessionTests
     }
 
     [Fact]
+    public async Task A_lone_session_wakes_the_keep_alive_timer_once_an_interval_not_once_a_slot()
+    {
+        var time = new CountingTimeProvider();
+        var (gateway, _, agentTransport) = await GatewayWithSilentAgentAsync(time); // keep-alive every 10 s
+        await using var _ = gateway;
+
+        for (var i = 0; i < 32; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(10) / 16); // two intervals, slot by slot
+        }
+
+        Assert.Equal(2, time.TimerCallbacks); // its slot's tick in each interval (sixteen an interval before)
+        GC.KeepAlive(agentTransport);
+    }
+
+    [Fact]
+    public async Task Sessions_that_start_at_different_times_are_checked_at_different_ticks()
+    {
+        var time = new CountingTimeProvider();
+        var sessions = new List<(TunnelSession Gateway, InMemoryTransport GatewayTransport, InMemoryTransport AgentTransport)>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                sessions.Add(await GatewayWithSilentAgentAsync(time));
+                time.Advance(TimeSpan.FromSeconds(10) / 16); // the next one joins the next slot
+            }
+
+            var before = time.TimerCallbacks;
+            for (var i = 0; i < 16; i++)
+            {
+                time.Advance(TimeSpan.FromSeconds(10) / 16); // one interval
+            }
+
+            Assert.Equal(3, time.TimerCallbacks - before); // three slots with a session each: their pings stay spread
+        }
+        finally
+        {
+            foreach (var (gateway, _, agentTransport) in sessions)
+            {
+                await gateway.DisposeAsync();
+                GC.KeepAlive(agentTransport);
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_peer_that_drops_the_connection_while_this_end_closes_ends_the_session_without_a_failure()
     {
         var (gatewayTransport, agentTransport) = InMemoryTransport.CreatePair();
@@ -427,17 +474,24 @@ public sealed class TunnelSessionTests
         return (gateway, gatewayTransport, agentTransport);
     }
 
-    /// <summary>A fake clock that counts the timers created on it and not yet disposed.</summary>
+    /// <summary>A fake clock that counts the timers created on it and not yet disposed, and how often they fired.</summary>
     private sealed class CountingTimeProvider : FakeTimeProvider
     {
         private int _active;
+        private int _fired;
 
         public int ActiveTimers => Volatile.Read(ref _active);
+
+        public int TimerCallbacks => Volatile.Read(ref _fired);
 
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
             Interlocked.Increment(ref _active);
-            return new CountedTimer(base.CreateTimer(callback, state, dueTime, period), this);
+            return new CountedTimer(base.CreateTimer(s =>
+            {
+                Interlocked.Increment(ref _fired);
+                callback(s);
+            }, state, dueTime, period), this);
         }
 
         private sealed class CountedTimer(ITimer timer, CountingTimeProvider owner) : ITimer
