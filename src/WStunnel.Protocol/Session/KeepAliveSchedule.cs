@@ -31,7 +31,7 @@ internal sealed class KeepAliveSchedule
     private KeepAliveSchedule(TimeProvider time, TimeSpan interval)
     {
         _time = time;
-        _tick = TimeSpan.FromTicks(Math.Max(1, interval.Ticks / Slots));
+        _tick = TimeSpan.FromTicks(Math.Max(1, interval.Ticks / Slots)); // never zero: elapsed time is divided by it
         for (var i = 0; i < Slots; i++)
         {
             _slots[i] = [];
