@@ -369,11 +369,7 @@ public sealed class TunnelSessionTests
         }
         finally
         {
-            foreach (var (gateway, _, agentTransport) in sessions)
-            {
-                await gateway.DisposeAsync();
-                GC.KeepAlive(agentTransport);
-            }
+            await DisposeAllAsync(sessions);
         }
     }
 
@@ -416,11 +412,7 @@ public sealed class TunnelSessionTests
         }
         finally
         {
-            foreach (var (gateway, _, agentTransport) in sessions)
-            {
-                await gateway.DisposeAsync();
-                GC.KeepAlive(agentTransport);
-            }
+            await DisposeAllAsync(sessions);
         }
     }
 
@@ -459,6 +451,15 @@ public sealed class TunnelSessionTests
         await agent.Completion.WaitAsync(Deadline);
         Assert.NotNull(agent.Failure);
         await closing.WaitAsync(Deadline);
+    }
+
+    private static async Task DisposeAllAsync(List<(TunnelSession Gateway, InMemoryTransport GatewayTransport, InMemoryTransport AgentTransport)> sessions)
+    {
+        foreach (var (gateway, _, agentTransport) in sessions)
+        {
+            await gateway.DisposeAsync();
+            GC.KeepAlive(agentTransport);
+        }
     }
 
     /// <summary>A gateway session (keep-alive every 10 s, timeout 30 s) whose agent answers the handshake and then falls silent: it never reads again.</summary>
