@@ -26,6 +26,12 @@ internal sealed class ConfigurationFileSource : JsonConfigurationSource
         ReloadOnChange = false; // the provider below watches, and reloads in its own way
     }
 
+    /// <summary>A required configuration file that is not there, as the file's watcher (3010) and SIGHUP (3007) say it.</summary>
+    internal static string Missing(string? path) => $"The configuration file '{path}' is missing";
+
+    /// <summary>A configuration file that does not parse, as the file's watcher (3010) and SIGHUP (3007) say it.</summary>
+    internal static string NotJson(string? path, string detail) => $"The configuration file '{path}' is not valid JSON ({detail.TrimEnd('.')})";
+
     public override IConfigurationProvider Build(IConfigurationBuilder builder)
     {
         // Each provider built from this source (a configuration rebuilds them when its sources change) owns its files.
@@ -61,7 +67,7 @@ internal sealed class ConfigurationFileSource : JsonConfigurationSource
                 {
                     if (!file.Exists)
                     {
-                        throw new FileNotFoundException($"The configuration file '{file.PhysicalPath}' is missing");
+                        throw new FileNotFoundException(Missing(file.PhysicalPath));
                     }
 
                     using (var stream = file.CreateReadStream())
@@ -71,7 +77,7 @@ internal sealed class ConfigurationFileSource : JsonConfigurationSource
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
                 {
-                    ReloadFailed?.Invoke(ex is FormatException ? $"The configuration file '{file.PhysicalPath}' is not valid JSON ({Innermost(ex).Message.TrimEnd('.')})" : ex.Message.TrimEnd('.'));
+                    ReloadFailed?.Invoke(ex is FormatException ? NotJson(file.PhysicalPath, Innermost(ex).Message) : ex.Message.TrimEnd('.'));
                     return;
                 }
 

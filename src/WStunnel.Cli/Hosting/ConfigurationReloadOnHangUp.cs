@@ -63,7 +63,7 @@ internal sealed partial class ConfigurationReloadOnHangUp : IHostedService, IDis
         {
             if (!source.Optional)
             {
-                throw new FileNotFoundException($"The configuration file '{path}' is missing");
+                throw new FileNotFoundException(ConfigurationFileSource.Missing(path));
             }
 
             return;
@@ -76,7 +76,7 @@ internal sealed partial class ConfigurationReloadOnHangUp : IHostedService, IDis
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"The configuration file '{path}' is not valid JSON ({ex.Message.TrimEnd('.')})");
+            throw new InvalidDataException(ConfigurationFileSource.NotJson(path, ex.Message));
         }
     }
 
