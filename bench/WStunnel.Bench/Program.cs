@@ -5,7 +5,7 @@ using WStunnel.Bench.Harness;
 using WStunnel.Bench.Hosts;
 
 // The benchmark harness. Measurements:
-//   e2e    [--rounds 3] [--duration 10] [--large-mib 100] [--large-repeats 3] [--spread-agents 100] [--out bench/results/end-to-end.md]
+//   e2e    [--rounds 3] [--duration 10] [--large-mib 100] [--large-repeats 3] [--spread-agents 100] [--hop-memory-pool] [--out bench/results/end-to-end.md]
 //   scale  [--agents 1000] [--churn-per-second 20] [--duration 10] [--rounds 5] [--out bench/results/scale.md]
 //   micro  [BenchmarkDotNet arguments; default --filter *]
 //   tls-memory [--connections 1000] [--out bench/results/tls-memory.md]
@@ -17,7 +17,7 @@ switch (command)
     case "backend":
         return await BenchBackend.RunAsync();
     case "hop":
-        return await YarpHop.RunAsync(new Uri(options[0]), options[1], options[2]);
+        return await YarpHop.RunAsync(new Uri(options[0]), options[1], options[2], memoryPool: options.Contains(YarpHop.MemoryPoolOption));
     case "swarm":
     {
         // Its agents run as `wstunnel agent` runs one (src/WStunnel.Cli/Hosting/SocketCompletions.cs); hop and backend run as shipped.
@@ -39,6 +39,7 @@ switch (command)
             Option(options, "--large-mib", 100) * 1024L * 1024,
             Math.Max(1, Option(options, "--large-repeats", 3)),
             Math.Max(1, Option(options, "--spread-agents", 100)),
+            hopMemoryPool: options.Contains(YarpHop.MemoryPoolOption),
             Console.Out);
         return Publish(await run.RunAsync(), Text(options, "--out", "bench/results/end-to-end.md"));
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using WStunnel.Bench.Hosts;
 
 namespace WStunnel.Bench.Harness;
 
@@ -32,12 +33,13 @@ internal sealed class BenchTopology : IDisposable
     /// <summary>The paths under test: the baseline first.</summary>
     public List<BenchPath> Paths { get; } = [];
 
-    public static async Task<BenchTopology> StartAsync(bool withGateway = true, bool withHop = true, IEnumerable<(string Name, string Transport)>? agents = null)
+    public static async Task<BenchTopology> StartAsync(
+        bool withGateway = true, bool withHop = true, IEnumerable<(string Name, string Transport)>? agents = null, bool hopMemoryPool = false)
     {
         var topology = new BenchTopology(Directory.CreateTempSubdirectory("wstunnel-bench-").FullName);
         try
         {
-            await topology.StartCoreAsync(withGateway, withHop, agents ?? [("WStunnel WebSocket", "websocket"), ("WStunnel long-poll", "longpoll")]).ConfigureAwait(false);
+            await topology.StartCoreAsync(withGateway, withHop, agents ?? [("WStunnel WebSocket", "websocket"), ("WStunnel long-poll", "longpoll")], hopMemoryPool).ConfigureAwait(false);
             return topology;
         }
         catch
@@ -47,7 +49,7 @@ internal sealed class BenchTopology : IDisposable
         }
     }
 
-    private async Task StartCoreAsync(bool withGateway, bool withHop, IEnumerable<(string Name, string Transport)> agents)
+    private async Task StartCoreAsync(bool withGateway, bool withHop, IEnumerable<(string Name, string Transport)> agents, bool hopMemoryPool)
     {
         Certificate = BenchCertificate.Create(_directory);
         Backend = Track(ChildProcess.StartRole("backend", ["backend"]));
@@ -55,7 +57,8 @@ internal sealed class BenchTopology : IDisposable
 
         if (withHop)
         {
-            var hop = Track(ChildProcess.StartRole("YARP hop", ["hop", BackendAddress.ToString(), Certificate.CertFile, Certificate.KeyFile]));
+            var hop = Track(ChildProcess.StartRole("YARP hop",
+                ["hop", BackendAddress.ToString(), Certificate.CertFile, Certificate.KeyFile, .. hopMemoryPool ? [YarpHop.MemoryPoolOption] : Array.Empty<string>()]));
             HopAddress = await hop.WaitForListeningAsync().ConfigureAwait(false);
             Paths.Add(new BenchPath("YARP hop", HopAddress, null, null) { Proxies = [hop] });
         }

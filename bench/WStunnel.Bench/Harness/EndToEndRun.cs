@@ -11,7 +11,7 @@ namespace WStunnel.Bench.Harness;
 /// many agents, one tunnel per request in turn: how a gateway shared by many lightly used tunnels
 /// fares, where each request crosses its tunnel alone instead of in a batch with others.
 /// </summary>
-internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes, int largeRepeats, int spreadAgents, TextWriter log)
+internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes, int largeRepeats, int spreadAgents, bool hopMemoryPool, TextWriter log)
 {
     private const long MiB = 1024 * 1024;
 
@@ -21,7 +21,7 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
 
     public async Task<string> RunAsync()
     {
-        using var topology = await BenchTopology.StartAsync().ConfigureAwait(false);
+        using var topology = await BenchTopology.StartAsync(hopMemoryPool: hopMemoryPool).ConfigureAwait(false);
         using var client = Transfer.CreateClient(topology.Certificate.CaFile);
         var idle = topology.Paths.Where(p => p.Agent is not null).ToDictionary(p => p.Name, p => (Gateway: topology.Gateway.ResidentBytes, Agent: p.Agent!.ResidentBytes));
         var (spread, rotation) = await StartSpreadAsync(topology).ConfigureAwait(false);
@@ -127,19 +127,36 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         }
     }
 
-    /// <summary>One transfer's MB/s; on a tunnel, also how far gateway and agent grew beyond their size before it.</summary>
+    /// <summary>
+    /// One transfer's MB/s, and the CPU each MiB cost the path's processes, the backend and the client
+    /// (this process); on a tunnel, also how far gateway and agent grew beyond their size before it.
+    /// </summary>
     private async Task<double> MeasureLargeAsync(BenchTopology topology, BenchPath path, string scenario, Func<Task<double>> transfer)
     {
+        ChildProcess[] measured = [.. path.Proxies, topology.Backend];
+        var before = measured.Select(x => x.CpuTime).ToArray();
+        var clientBefore = Environment.CpuUsage.TotalTime;
+        double speed;
         if (path.Agent is null)
         {
-            return await transfer().ConfigureAwait(false);
+            speed = await transfer().ConfigureAwait(false);
+        }
+        else
+        {
+            await using var sampler = new RssSampler(topology.Gateway, path.Agent);
+            speed = await transfer().ConfigureAwait(false);
+            var peaks = await sampler.StopAsync().ConfigureAwait(false);
+            Add(path.Name, scenario + ".gatewayGrowth", (peaks[0] - sampler.Baseline[0]) / (double)MiB);
+            Add(path.Name, scenario + ".agentGrowth", (peaks[1] - sampler.Baseline[1]) / (double)MiB);
         }
 
-        await using var sampler = new RssSampler(topology.Gateway, path.Agent);
-        var speed = await transfer().ConfigureAwait(false);
-        var peaks = await sampler.StopAsync().ConfigureAwait(false);
-        Add(path.Name, scenario + ".gatewayGrowth", (peaks[0] - sampler.Baseline[0]) / (double)MiB);
-        Add(path.Name, scenario + ".agentGrowth", (peaks[1] - sampler.Baseline[1]) / (double)MiB);
+        var mebibytes = largeBytes / (double)MiB;
+        var client = (Environment.CpuUsage.TotalTime - clientBefore).TotalMilliseconds / mebibytes;
+        var perMiB = measured.Select((x, i) => (x.CpuTime - before[i]).TotalMilliseconds / mebibytes).ToArray();
+        Add(path.Name, scenario + ".cpums", perMiB[..^1].Sum());
+        Add(path.Name, scenario + ".cpums.first", perMiB[0]);
+        Add(path.Name, scenario + ".cpums.backend", perMiB[^1]);
+        Add(path.Name, scenario + ".cpums.client", client);
         return speed;
     }
 
@@ -177,7 +194,7 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         var lp = topology.Paths[2].Name;
         var large = largeBytes / MiB;
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"End to end, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, {rounds} interleaved rounds of {duration.TotalSeconds:0} s (medians; each ratio the median of the rounds' ratios); every process on loopback, TLS on every public hop.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"End to end, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, {rounds} interleaved rounds of {duration.TotalSeconds:0} s (medians; each ratio the median of the rounds' ratios); every process on loopback, TLS on every public hop; {(hopMemoryPool ? "the hop's Kestrel with the gateway's memory pool (32 KiB blocks)" : "the hop's Kestrel as it comes (4 KiB blocks; the gateway's: 32 KiB)")}.");
         text.AppendLine();
         text.AppendLine("| measurement | YARP hop | WStunnel WebSocket | WebSocket / hop | target | long-poll | long-poll / WebSocket | target |");
         text.AppendLine("|---|---:|---:|---:|---|---:|---:|---|");
@@ -192,6 +209,8 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         Row(text, "1 MiB GET, 8 connections (MB/s)", "mib8.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.6, lpTarget: 0.5, format: "0");
         Row(text, $"{large} MiB download (MB/s)", "down.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
         Row(text, $"{large} MiB upload (MB/s)", "up.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
+        Row(text, $"{large} MiB download: CPU per MiB (ms, hop / gateway + agent)", "down.cpums", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.0");
+        Row(text, $"{large} MiB upload: CPU per MiB (ms, hop / gateway + agent)", "up.cpums", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.0");
         Row(text, "client WebSocket, 32-byte echo: p50 round trip (ms)", "wsecho.p50", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
         Row(text, "client WebSocket, 32-byte echo: p99 round trip (ms)", "wsecho.p99", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
         Row(text, $"client WebSocket, {large} MiB echoed in 64 KiB messages (MB/s each way)", "wsecho.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: null, lpTarget: null, format: "0");
@@ -204,6 +223,8 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         text.AppendLine(CultureInfo.InvariantCulture,
             $"CPU per small request at 32 connections (user + kernel, from /proc; steadier than req/s on a busy machine): the hop {Median(hop, "small32.cpuus"):0} µs; over WebSocket the gateway {Median(ws, "small32.cpuus.first"):0} µs and the agent {Median(ws, "small32.cpuus") - Median(ws, "small32.cpuus.first"):0} µs; over long-poll {Median(lp, "small32.cpuus.first"):0} and {Median(lp, "small32.cpuus") - Median(lp, "small32.cpuus.first"):0} µs; spread over {spreadAgents} agents (each request alone on its tunnel, not batched with others; the agents in one process, as if on as many machines but on this machine's cores) the gateway {Median(SpreadName, "small32.cpuus.first"):0} µs and the agents {Median(SpreadName, "small32.cpuus") - Median(SpreadName, "small32.cpuus.first"):0} µs.");
         text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"CPU per MiB of the {large} MiB transfers (user + kernel, from /proc; medians of all transfers): {LargeCpu("download", "down", hop, ws, lp)} {LargeCpu("upload", "up", hop, ws, lp)}");
+        text.AppendLine();
         text.AppendLine("| resident memory (MiB) | gateway idle | gateway growth, download / upload (largest) | agent idle | agent growth, download / upload (largest) | target |");
         text.AppendLine("|---|---:|---:|---:|---:|---|");
         foreach (var path in new[] { ws, lp })
@@ -215,6 +236,23 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         }
 
         return text.ToString();
+    }
+
+    /// <summary>
+    /// Who spent the CPU of one kind of transfer, and the WebSocket / hop ratio that spending predicts
+    /// when client, backend and proxies together keep the machine's cores busy: throughput is then the
+    /// cores' time divided by the CPU each MiB costs the whole path.
+    /// </summary>
+    private string LargeCpu(string label, string scenario, string hop, string ws, string lp)
+    {
+        double Cpu(string path, string part) => Median(path, $"{scenario}.cpums{part}");
+        double Total(string path) => Cpu(path, "") + Cpu(path, ".client") + Cpu(path, ".backend");
+        var predicted = Total(hop) / Total(ws);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{label}: the hop {Cpu(hop, ""):0.0} ms; over WebSocket the gateway {Cpu(ws, ".first"):0.0} and the agent {Cpu(ws, "") - Cpu(ws, ".first"):0.0} ms; "
+            + $"over long-poll {Cpu(lp, ".first"):0.0} and {Cpu(lp, "") - Cpu(lp, ".first"):0.0} ms; the client (.NET's HttpClient, hashing) {Cpu(hop, ".client"):0.0} and the backend {Cpu(hop, ".backend"):0.0} ms through the hop "
+            + $"({Cpu(ws, ".client"):0.0} and {Cpu(ws, ".backend"):0.0} through the WebSocket tunnel); were the cores busy with these processes alone, "
+            + $"the CPU per MiB of each path would put the WebSocket / hop ratio at {predicted:0.00}.");
     }
 
     private void Row(StringBuilder text, string label, string key, string hop, string ws, string lp, bool higherIsBetter, double? hopTarget, double? lpTarget, string format)
