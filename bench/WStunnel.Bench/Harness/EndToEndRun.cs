@@ -223,7 +223,7 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         text.AppendLine(CultureInfo.InvariantCulture,
             $"CPU per small request at 32 connections (user + kernel, from /proc; steadier than req/s on a busy machine): the hop {Median(hop, "small32.cpuus"):0} µs; over WebSocket the gateway {Median(ws, "small32.cpuus.first"):0} µs and the agent {Median(ws, "small32.cpuus") - Median(ws, "small32.cpuus.first"):0} µs; over long-poll {Median(lp, "small32.cpuus.first"):0} and {Median(lp, "small32.cpuus") - Median(lp, "small32.cpuus.first"):0} µs; spread over {spreadAgents} agents (each request alone on its tunnel, not batched with others; the agents in one process, as if on as many machines but on this machine's cores) the gateway {Median(SpreadName, "small32.cpuus.first"):0} µs and the agents {Median(SpreadName, "small32.cpuus") - Median(SpreadName, "small32.cpuus.first"):0} µs.");
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"CPU per MiB of the {large} MiB transfers (user + kernel, from /proc; medians of all transfers): {LargeCpu("download", "down", hop, ws, lp)} {LargeCpu("upload", "up", hop, ws, lp)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"CPU per MiB of the {large} MiB transfers (user + kernel, from /proc; medians of all transfers): {LargeCpu("download", "down", "decrypting and hashing", hop, ws, lp)} {LargeCpu("upload", "up", "generating and encrypting", hop, ws, lp)}");
         text.AppendLine();
         text.AppendLine("| resident memory (MiB) | gateway idle | gateway growth, download / upload (largest) | agent idle | agent growth, download / upload (largest) | target |");
         text.AppendLine("|---|---:|---:|---:|---:|---|");
@@ -243,14 +243,14 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
     /// when client, backend and proxies together keep the machine's cores busy: throughput is then the
     /// cores' time divided by the CPU each MiB costs the whole path.
     /// </summary>
-    private string LargeCpu(string label, string scenario, string hop, string ws, string lp)
+    private string LargeCpu(string label, string scenario, string clientWork, string hop, string ws, string lp)
     {
         double Cpu(string path, string part) => Median(path, $"{scenario}.cpums{part}");
         double Total(string path) => Cpu(path, "") + Cpu(path, ".client") + Cpu(path, ".backend");
         var predicted = Total(hop) / Total(ws);
         return string.Create(CultureInfo.InvariantCulture,
             $"{label}: the hop {Cpu(hop, ""):0.0} ms; over WebSocket the gateway {Cpu(ws, ".first"):0.0} and the agent {Cpu(ws, "") - Cpu(ws, ".first"):0.0} ms; "
-            + $"over long-poll {Cpu(lp, ".first"):0.0} and {Cpu(lp, "") - Cpu(lp, ".first"):0.0} ms; the client (.NET's HttpClient, hashing) {Cpu(hop, ".client"):0.0} and the backend {Cpu(hop, ".backend"):0.0} ms through the hop "
+            + $"over long-poll {Cpu(lp, ".first"):0.0} and {Cpu(lp, "") - Cpu(lp, ".first"):0.0} ms; the client (.NET's HttpClient, {clientWork}) {Cpu(hop, ".client"):0.0} and the backend {Cpu(hop, ".backend"):0.0} ms through the hop "
             + $"({Cpu(ws, ".client"):0.0} and {Cpu(ws, ".backend"):0.0} through the WebSocket tunnel); were the cores busy with these processes alone, "
             + $"the CPU per MiB of each path would put the WebSocket / hop ratio at {predicted:0.00}.");
     }
