@@ -29,6 +29,7 @@ internal sealed class TunnelAgent : IDisposable
     private string? _connectingToken;
     private string? _servedToken;
     private string? _closingReason;
+    private TimeSpan? _retryAfter; // what the gateway's last refusal asked the agent to wait
     private AgentState _state;
     private long _opened;
 
@@ -140,8 +141,16 @@ internal sealed class TunnelAgent : IDisposable
                 break;
             }
 
-            var delay = _backoff.NextDelay();
-            AgentLog.Reconnecting(_logger, delay);
+            var delay = _backoff.NextDelay(_retryAfter);
+            if (_retryAfter is { } asked)
+            {
+                AgentLog.ReconnectingAsAsked(_logger, delay.TotalSeconds, asked.TotalSeconds);
+            }
+            else
+            {
+                AgentLog.Reconnecting(_logger, delay.TotalSeconds);
+            }
+
             try
             {
                 await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
@@ -165,35 +174,45 @@ internal sealed class TunnelAgent : IDisposable
         }
 
         AgentLog.Connecting(_logger, _options.Transport == AgentTransport.LongPoll ? _connector.LongPollUri : _connector.EndpointUri, credentials.Fingerprint, _backoff.Failures + 1);
+        _retryAfter = null;
         if (_options.Transport != AgentTransport.LongPoll)
         {
             var handshake = _options.Transport == AgentTransport.Auto ? _options.WebSocketHandshakeTimeout : _options.ConnectTimeout;
-            var (session, failure, tlsFailed) = await TryStartAsync(ConnectWebSocketAsync, handshake, stoppingToken).ConfigureAwait(false);
-
-            // A TLS handshake that failed (most often: the gateway's certificate was rejected) fails the same way for long-poll.
-            if (session is not null || failure is null || tlsFailed || _options.Transport == AgentTransport.WebSocket)
+            var (session, failure) = await TryStartAsync(ConnectWebSocketAsync, handshake, stoppingToken).ConfigureAwait(false);
+            if (session is not null || failure is null || failure.AlikeOverLongPoll || _options.Transport == AgentTransport.WebSocket)
             {
                 if (failure is not null)
                 {
-                    AgentLog.ConnectFailed(_logger, _connector.EndpointUri, failure);
-                    Failed(failure);
+                    ConnectFailed(_connector.EndpointUri, failure);
                 }
 
                 return session;
             }
 
-            AgentLog.FallingBackToLongPoll(_logger, failure);
+            AgentLog.FallingBackToLongPoll(_logger, failure.Reason);
         }
 
-        var (longPoll, longPollFailure, _) = await TryStartAsync(ConnectLongPollAsync, _options.ConnectTimeout, stoppingToken).ConfigureAwait(false);
+        var (longPoll, longPollFailure) = await TryStartAsync(ConnectLongPollAsync, _options.ConnectTimeout, stoppingToken).ConfigureAwait(false);
         if (longPollFailure is not null)
         {
-            AgentLog.ConnectFailed(_logger, _connector.LongPollUri, longPollFailure);
-            Failed(longPollFailure);
+            ConnectFailed(_connector.LongPollUri, longPollFailure);
         }
 
         return longPoll;
     }
+
+    private void ConnectFailed(Uri server, ConnectFailure failure)
+    {
+        AgentLog.ConnectFailed(_logger, server, failure.Reason);
+        Failed(failure.Reason);
+        _retryAfter = failure.RetryAfter;
+    }
+
+    /// <summary>
+    /// Why no tunnel opened; whether the other transport would fail alike (so there is no falling back
+    /// to it); and how long the gateway asked the agent to wait, if it did.
+    /// </summary>
+    private sealed record ConnectFailure(string Reason, bool AlikeOverLongPoll, TimeSpan? RetryAfter);
 
     /// <summary>The URL the session's transport reached: wss:// for a WebSocket, https:// for long-poll.</summary>
     private Uri EndpointOf(TunnelSession session) => session.TransportName == "longpoll" ? _connector.LongPollUri : _connector.EndpointUri;
@@ -202,7 +221,7 @@ internal sealed class TunnelAgent : IDisposable
     {
         var credentials = _credentials.Current;
         _connectingToken = credentials.Token;
-        return new WebSocketTransport(await _connector.ConnectAsync(credentials.Token, credentials.Secret, ResumingSessionId, cancellationToken).ConfigureAwait(false));
+        return new WebSocketTransport(await _connector.ConnectAsync(credentials.Token, credentials.Secret, ResumingSessionId, _time, cancellationToken).ConfigureAwait(false));
     }
 
     private Guid? ResumingSessionId => _detached is { IsDetached: true } detached ? detached.SessionId : null;
@@ -216,9 +235,9 @@ internal sealed class TunnelAgent : IDisposable
 
     /// <summary>
     /// Opens a transport and runs the tunnel handshake on it; returns the session, or why there is none
-    /// and whether it was the TLS handshake with the gateway that failed.
+    /// (no failure either when the agent is stopping).
     /// </summary>
-    private async Task<(TunnelSession? Session, string? Failure, bool TlsFailed)> TryStartAsync(
+    private async Task<(TunnelSession? Session, ConnectFailure? Failure)> TryStartAsync(
         Func<CancellationToken, Task<ITunnelTransport>> connect, TimeSpan timeout, CancellationToken stoppingToken)
     {
         using var deadline = new CancellationTokenSource(timeout, _time);
@@ -259,24 +278,25 @@ internal sealed class TunnelAgent : IDisposable
             _detached = null;
             _servedToken = _connectingToken;
             _closingReason = null;
-            return (session, null, false);
+            return (session, null);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             transport?.Abort();
-            return (null, null, false);
+            return (null, null);
         }
         catch (Exception ex) when (ex is WebSocketException or HttpRequestException or GatewayRefusedException or TunnelProtocolException
                                        or TimeoutException or OperationCanceledException or IOException or System.Security.Authentication.AuthenticationException)
         {
             transport?.Abort();
-            return (null, Describe(ex, deadline.IsCancellationRequested, timeout), IsTlsFailure(ex));
+            var refusal = Find<GatewayRefusedException>(ex);
+            return (null, new ConnectFailure(Describe(ex, deadline.IsCancellationRequested, timeout), FailsAlikeOverLongPoll(ex), refusal?.AsksToWait == true ? refusal.RetryAfter : null));
         }
         catch (Exception ex)
         {
             // Whatever failed, the agent tries again: it never stops for something the network did.
             transport?.Abort();
-            return (null, $"{ex.GetType().Name}: {Describe(ex, deadline.IsCancellationRequested, timeout)}", false);
+            return (null, new ConnectFailure($"{ex.GetType().Name}: {Describe(ex, deadline.IsCancellationRequested, timeout)}", false, null));
         }
     }
 
@@ -363,27 +383,39 @@ internal sealed class TunnelAgent : IDisposable
             }
 
             stoppingToken.ThrowIfCancellationRequested();
-            var (upgrade, failure, _) = await TryStartAsync(ConnectWebSocketAsync, _options.WebSocketHandshakeTimeout, stoppingToken).ConfigureAwait(false);
+            var (upgrade, failure) = await TryStartAsync(ConnectWebSocketAsync, _options.WebSocketHandshakeTimeout, stoppingToken).ConfigureAwait(false);
             if (upgrade is not null)
             {
                 return upgrade;
             }
 
-            AgentLog.StillOnLongPoll(_logger, failure ?? "stopping");
+            AgentLog.StillOnLongPoll(_logger, failure?.Reason ?? "stopping");
         }
     }
 
-    private static bool IsTlsFailure(Exception ex)
+    /// <summary>
+    /// Whether long-poll, which reaches the same host through the same proxy and TLS, would fail the same
+    /// way: the name did not resolve, the connection was refused or lost before it opened, TLS with the
+    /// gateway failed (most often: its certificate was rejected), or the gateway asked the agent to wait.
+    /// A refused or stalled upgrade is what long-poll is for.
+    /// </summary>
+    private static bool FailsAlikeOverLongPoll(Exception ex) =>
+        Find<System.Security.Authentication.AuthenticationException>(ex) is not null
+        || Find<HttpRequestException>(ex) is { HttpRequestError: HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError }
+        || Find<GatewayRefusedException>(ex) is { AsksToWait: true };
+
+    private static T? Find<T>(Exception ex)
+        where T : Exception
     {
         for (Exception? e = ex; e is not null; e = e.InnerException)
         {
-            if (e is System.Security.Authentication.AuthenticationException)
+            if (e is T found)
             {
-                return true;
+                return found;
             }
         }
 
-        return false;
+        return null;
     }
 
     private static string Describe(Exception ex, bool timedOut, TimeSpan timeout)

@@ -5,14 +5,12 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace WStunnel.Agent.Tests;
 
-/// <summary>The agent's reconnect loop, on a fake clock against a gateway that is not there.</summary>
+/// <summary>The agent's reconnect loop, on a fake clock, against a gateway that is not there or that refuses it.</summary>
 public sealed class TunnelAgentTests
 {
     [Fact]
     public async Task An_agent_that_cannot_reach_the_gateway_waits_out_each_backoff_delay_and_never_gives_up()
     {
-        var time = new FakeTimeProvider();
-        var log = new RecordingLogger();
         var options = new WStunnelAgentOptions
         {
             Server = new Uri($"wss://127.0.0.1:{ClosedPort()}"),
@@ -21,9 +19,8 @@ public sealed class TunnelAgentTests
             ReconnectDelay = TimeSpan.FromSeconds(10),
             MaxReconnectDelay = TimeSpan.FromSeconds(10),
         };
-        using var agent = new TunnelAgent(options, log, time);
-        using var stop = new CancellationTokenSource();
-        var run = agent.RunAsync(stop.Token);
+        await using var agent = new AgentRun(options);
+        var (log, time) = (agent.Log, agent.Time);
 
         for (var attempt = 1; attempt <= 5; attempt++)
         {
@@ -38,10 +35,102 @@ public sealed class TunnelAgentTests
             await log.WaitForAsync(l => l.Count(line => line.StartsWith("Connecting to", StringComparison.Ordinal)) == attempt + 1);
         }
 
-        Assert.False(run.IsCompleted, "the agent must not stop for a network failure");
+        Assert.False(agent.Run.IsCompleted, "the agent must not stop for a network failure");
         Assert.DoesNotContain(log.Lines, line => line.Contains(options.Token, StringComparison.Ordinal));
-        await stop.CancelAsync();
-        await run.WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public async Task In_auto_mode_a_gateway_that_refuses_the_connection_is_not_tried_over_long_poll_too()
+    {
+        await using var agent = new AgentRun(new WStunnelAgentOptions
+        {
+            Server = new Uri($"wss://127.0.0.1:{ClosedPort()}"),
+            Token = "0123456789abcdef-agent",
+            Transport = AgentTransport.Auto,
+        });
+        var log = agent.Log;
+
+        // Long-poll would reach the same host and port: refused alike, it would only double the attempts and the log.
+        await agent.FirstWaitAsync();
+        Assert.Equal(1, log.Count("Could not open the tunnel to wss://"));
+        Assert.Equal(0, log.Count("Could not open the tunnel to https://"));
+        Assert.DoesNotContain(log.Lines, line => line.Contains("falling back to HTTPS long-poll", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(AgentTransport.Auto, 429)]
+    [InlineData(AgentTransport.WebSocket, 503)]
+    [InlineData(AgentTransport.LongPoll, 429)]
+    [InlineData(AgentTransport.LongPoll, 503)]
+    public async Task A_gateway_that_asks_the_agent_to_wait_is_not_asked_again_sooner(AgentTransport transport, int status)
+    {
+        await using var gateway = new RefusingGateway(status, retryAfter: "30");
+        await using var agent = new AgentRun(new WStunnelAgentOptions
+        {
+            Server = gateway.Server,
+            Token = "0123456789abcdef-agent",
+            Transport = transport,
+            ReconnectDelay = TimeSpan.FromSeconds(1),
+            MaxReconnectDelay = TimeSpan.FromSeconds(60),
+        });
+        var (log, time) = (agent.Log, agent.Time);
+
+        await agent.FirstWaitAsync();
+        var waiting = log.Lines.Single(line => line.StartsWith("Reconnecting in", StringComparison.Ordinal));
+        Assert.Contains("the gateway asked the agent to wait 30 s (Retry-After)", waiting, StringComparison.Ordinal);
+        Assert.Equal(1, gateway.Requests); // not once more over the other transport: it would be refused alike
+        Assert.DoesNotContain(log.Lines, line => line.Contains("falling back to HTTPS long-poll", StringComparison.Ordinal));
+
+        // Its first backoff delay would be under a second; the gateway's 30 s hold, spread by up to a quarter.
+        time.Advance(TimeSpan.FromSeconds(29.9));
+        await Task.Delay(200);
+        Assert.Equal(1, log.Count("Connecting to"));
+        time.Advance(TimeSpan.FromSeconds(7.6));
+        await log.WaitForAsync(l => l.Count(line => line.StartsWith("Connecting to", StringComparison.Ordinal)) == 2);
+    }
+
+    [Fact]
+    public async Task A_refused_upgrade_still_falls_back_to_long_poll_in_auto_mode()
+    {
+        await using var gateway = new RefusingGateway(403, retryAfter: null);
+        await using var agent = new AgentRun(new WStunnelAgentOptions { Server = gateway.Server, Token = "0123456789abcdef-agent", Transport = AgentTransport.Auto });
+        var log = agent.Log;
+
+        // A proxy that refuses WebSockets answers like this; long-poll is what gets through it.
+        await agent.FirstWaitAsync();
+        Assert.Equal(2, gateway.Requests);
+        Assert.Contains(log.Lines, line => line.Contains("falling back to HTTPS long-poll", StringComparison.Ordinal));
+        Assert.DoesNotContain(log.Lines, line => line.Contains("Retry-After", StringComparison.Ordinal));
+    }
+
+    /// <summary>An agent running on a fake clock, its log recorded; stopped and awaited when disposed.</summary>
+    private sealed class AgentRun : IAsyncDisposable
+    {
+        private readonly TunnelAgent _agent;
+        private readonly CancellationTokenSource _stop = new();
+
+        public AgentRun(WStunnelAgentOptions options)
+        {
+            _agent = new TunnelAgent(options, Log, Time);
+            Run = _agent.RunAsync(_stop.Token);
+        }
+
+        public FakeTimeProvider Time { get; } = new();
+
+        public RecordingLogger Log { get; } = new();
+
+        public Task Run { get; }
+
+        /// <summary>Until the first attempt failed and the agent said how long it waits.</summary>
+        public Task FirstWaitAsync() => Log.WaitForAsync(l => l.Any(line => line.StartsWith("Reconnecting in", StringComparison.Ordinal)));
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await Run.WaitAsync(TimeSpan.FromSeconds(20));
+            _agent.Dispose();
+            _stop.Dispose();
+        }
     }
 
     private static int ClosedPort()

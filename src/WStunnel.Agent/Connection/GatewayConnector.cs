@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
@@ -96,7 +97,7 @@ internal sealed class GatewayConnector : IDisposable
     /// <summary>The same endpoint as long-poll reaches it, over HTTPS (HTTP for a <c>ws://</c> server).</summary>
     public Uri LongPollUri { get; }
 
-    public async Task<WebSocket> ConnectAsync(string token, string? secret, Guid? resuming, CancellationToken cancellationToken)
+    public async Task<WebSocket> ConnectAsync(string token, string? secret, Guid? resuming, TimeProvider time, CancellationToken cancellationToken)
     {
         var webSocket = new ClientWebSocket();
         webSocket.Options.AddSubProtocol(WebSocketTransport.SubProtocol);
@@ -117,8 +118,9 @@ internal sealed class GatewayConnector : IDisposable
         catch (WebSocketException ex) when (webSocket.HttpStatusCode != 0 && webSocket.HttpStatusCode != HttpStatusCode.SwitchingProtocols)
         {
             var status = webSocket.HttpStatusCode;
+            var retryAfter = RetryAfterOf(webSocket.HttpResponseHeaders, time);
             webSocket.Dispose();
-            throw new GatewayRefusedException(status, ex);
+            throw new GatewayRefusedException(status, ex, retryAfter: retryAfter);
         }
         catch
         {
@@ -136,6 +138,12 @@ internal sealed class GatewayConnector : IDisposable
 
         return webSocket;
     }
+
+    private static TimeSpan? RetryAfterOf(IReadOnlyDictionary<string, IEnumerable<string>>? headers, TimeProvider time) =>
+        headers?.FirstOrDefault(static h => h.Key.Equals("Retry-After", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault() is { } value
+        && RetryConditionHeaderValue.TryParse(value, out var parsed)
+            ? GatewayRefusedException.RetryAfterOf(parsed, time.GetUtcNow())
+            : null;
 
     /// <summary>Opens an HTTPS long-poll connection through the same handler: same proxy, same certificate checks.</summary>
     public Task<LongPollClientTransport> ConnectLongPollAsync(string token, string? secret, Guid? resuming, TimeProvider time, CancellationToken cancellationToken)

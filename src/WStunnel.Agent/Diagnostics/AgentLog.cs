@@ -17,8 +17,11 @@ internal static partial class AgentLog
     [LoggerMessage(2004, LogLevel.Warning, "Could not open the tunnel to {Server}: {Reason}")]
     public static partial void ConnectFailed(ILogger logger, Uri server, string reason);
 
-    [LoggerMessage(2005, LogLevel.Information, "Reconnecting in {Delay}")]
-    public static partial void Reconnecting(ILogger logger, TimeSpan delay);
+    [LoggerMessage(2005, LogLevel.Information, "Reconnecting in {DelaySeconds:0.##} s")]
+    public static partial void Reconnecting(ILogger logger, double delaySeconds);
+
+    [LoggerMessage(2032, LogLevel.Information, "Reconnecting in {DelaySeconds:0.##} s: the gateway asked the agent to wait {RetryAfterSeconds:0.##} s (Retry-After)")]
+    public static partial void ReconnectingAsAsked(ILogger logger, double delaySeconds, double retryAfterSeconds);
 
     [LoggerMessage(2006, LogLevel.Warning, "Gateway certificate verification is DISABLED (--insecure): anyone between this agent and {Server} can read and change the tunnel's traffic")]
     public static partial void InsecureMode(ILogger logger, Uri server);

@@ -27,6 +27,27 @@ public sealed class ReconnectBackoffTests
     }
 
     [Fact]
+    public void A_wait_the_gateway_asked_for_is_kept_and_spread_by_up_to_a_quarter()
+    {
+        var backoff = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), new Random(5));
+        var delays = Enumerable.Range(0, 200).Select(_ => backoff.NextDelay(TimeSpan.FromSeconds(20)).TotalSeconds).ToArray();
+        Assert.All(delays, d => Assert.InRange(d, 20, 60)); // once the backoff's own ceiling passes 20 s, it may wait longer
+        var first = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), new Random(9));
+        var spread = Enumerable.Range(0, 200).Select(_ => { first.Reset(); return first.NextDelay(TimeSpan.FromSeconds(20)).TotalSeconds; }).ToArray();
+        Assert.All(spread, d => Assert.InRange(d, 20, 25));
+        Assert.True(spread.Max() - spread.Min() > 3, $"agents told alike must not return together: {spread.Min():0.0}..{spread.Max():0.0}");
+    }
+
+    [Fact]
+    public void A_wait_longer_than_the_cap_is_cut_to_the_cap_and_spread_below_it()
+    {
+        var backoff = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), new Random(11));
+        var delays = Enumerable.Range(0, 200).Select(_ => { backoff.Reset(); return backoff.NextDelay(TimeSpan.FromHours(1)).TotalSeconds; }).ToArray();
+        Assert.All(delays, d => Assert.InRange(d, 45, 60));
+        Assert.True(delays.Max() - delays.Min() > 5, $"spread {delays.Min():0.0}..{delays.Max():0.0}");
+    }
+
+    [Fact]
     public void Reset_starts_again_from_the_base_delay()
     {
         var backoff = new ReconnectBackoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1), new Random(1));

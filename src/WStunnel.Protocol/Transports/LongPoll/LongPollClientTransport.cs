@@ -81,16 +81,16 @@ internal sealed class LongPollClientTransport : ITunnelTransport
         }
 
         using var response = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.OK
-            || !response.Headers.TryGetValues(LongPollProtocol.ConnectionHeader, out var ids)
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new GatewayRefusedException(response.StatusCode, null, retryAfter: GatewayRefusedException.RetryAfterOf(response.Headers.RetryAfter, time.GetUtcNow()));
+        }
+
+        if (!response.Headers.TryGetValues(LongPollProtocol.ConnectionHeader, out var ids)
             || !response.Headers.TryGetValues(LongPollProtocol.PollTimeoutHeader, out var timeouts)
             || !int.TryParse(timeouts.First(), NumberStyles.None, CultureInfo.InvariantCulture, out var pollMilliseconds))
         {
-            throw new HttpRequestException(
-                response.StatusCode == HttpStatusCode.OK
-                    ? "the server accepted the long-poll connection without its headers: is it a WStunnel gateway?"
-                    : $"the gateway answered {(int)response.StatusCode} to the long-poll connection",
-                null, response.StatusCode);
+            throw new GatewayRefusedException(response.StatusCode, null, "the server accepted the long-poll connection without its headers: is it a WStunnel gateway?");
         }
 
         return new LongPollClientTransport(client, endpoint, tokenHeader, token, ids.First(), TimeSpan.FromMilliseconds(pollMilliseconds), failureTimeout, time);

@@ -1,0 +1,43 @@
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace WStunnel.Protocol.Transports;
+
+/// <summary>
+/// The gateway (or a proxy before it) answered an agent's registration — a WebSocket upgrade or a
+/// long-poll connection — with something other than an open tunnel.
+/// </summary>
+internal sealed class GatewayRefusedException(HttpStatusCode status, Exception? inner, string? message = null, TimeSpan? retryAfter = null)
+    : Exception(message ?? Describe(status), inner)
+{
+    public HttpStatusCode Status { get; } = status;
+
+    /// <summary>How long the answer's <c>Retry-After</c> asked the agent to wait; null when it named no time.</summary>
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    /// <summary>
+    /// Whether the gateway asked the agent to wait (too many registrations from its address, or no room
+    /// for another tunnel): a registration over the other transport would only be refused alike, or
+    /// spend one more of the address's registrations.
+    /// </summary>
+    public bool AsksToWait => Status is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable;
+
+    /// <summary>The wait a <c>Retry-After</c> value names — seconds, or a date from <paramref name="now"/>; null when there is none.</summary>
+    public static TimeSpan? RetryAfterOf(RetryConditionHeaderValue? header, DateTimeOffset now) => header switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date > now ? date - now : TimeSpan.Zero,
+        _ => null,
+    };
+
+    private static string Describe(HttpStatusCode status) => (int)status switch
+    {
+        400 => "the gateway refused the registration (400): check that the token is long enough and the URL points at the tunnel endpoint",
+        401 or 403 => $"the gateway does not accept this agent or token ({(int)status})",
+        404 => "no tunnel endpoint at this URL (404): check the server URL and path",
+        407 => "the proxy requires credentials (407): give them in the proxy URL",
+        429 => "the gateway asks this agent to wait: too many registrations from its address (429)",
+        503 => "the gateway cannot take this agent now (503)",
+        _ => $"the gateway answered {(int)status} instead of opening the tunnel",
+    };
+}

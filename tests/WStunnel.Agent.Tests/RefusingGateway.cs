@@ -1,0 +1,82 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace WStunnel.Agent.Tests;
+
+/// <summary>
+/// A plain-HTTP stand-in for a gateway on loopback that answers every request — a WebSocket upgrade or
+/// a long-poll connection — with one fixed refusal, and counts the requests it got.
+/// </summary>
+internal sealed class RefusingGateway : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly byte[] _answer;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+    private int _requests;
+
+    public RefusingGateway(int status, string? retryAfter)
+    {
+        _answer = Encoding.ASCII.GetBytes(
+            $"HTTP/1.1 {status} Refused\r\n{(retryAfter is null ? "" : $"Retry-After: {retryAfter}\r\n")}Content-Length: 0\r\nConnection: close\r\n\r\n");
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    public Uri Server => new($"ws://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}");
+
+    public int Requests => Volatile.Read(ref _requests);
+
+    private async Task AcceptAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                _ = AnswerAsync(client);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task AnswerAsync(TcpClient client)
+    {
+        using (client)
+        {
+            try
+            {
+                var stream = client.GetStream();
+                var head = new StringBuilder();
+                var buffer = new byte[4096];
+                while (!head.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+                {
+                    var read = await stream.ReadAsync(buffer, _stop.Token);
+                    if (read == 0)
+                    {
+                        return;
+                    }
+
+                    head.Append(Encoding.ASCII.GetString(buffer, 0, read));
+                }
+
+                Interlocked.Increment(ref _requests);
+                await stream.WriteAsync(_answer, _stop.Token);
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+        _stop.Dispose();
+    }
+}
