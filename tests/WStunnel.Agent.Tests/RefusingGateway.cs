@@ -6,7 +6,7 @@ namespace WStunnel.Agent.Tests;
 
 /// <summary>
 /// A plain-HTTP stand-in for a gateway on loopback that answers every request — a WebSocket upgrade or
-/// a long-poll connection — with one fixed refusal, and counts the requests it got.
+/// a long-poll connection — with one fixed refusal (status, Retry-After, body), and counts the requests it got.
 /// </summary>
 internal sealed class RefusingGateway : IAsyncDisposable
 {
@@ -16,10 +16,11 @@ internal sealed class RefusingGateway : IAsyncDisposable
     private readonly Task _accepting;
     private int _requests;
 
-    public RefusingGateway(int status, string? retryAfter)
+    public RefusingGateway(int status, string? retryAfter, string body = "", string contentType = "text/plain; charset=utf-8")
     {
-        _answer = Encoding.ASCII.GetBytes(
-            $"HTTP/1.1 {status} Refused\r\n{(retryAfter is null ? "" : $"Retry-After: {retryAfter}\r\n")}Content-Length: 0\r\nConnection: close\r\n\r\n");
+        var content = Encoding.UTF8.GetBytes(body);
+        _answer = [.. Encoding.ASCII.GetBytes(
+            $"HTTP/1.1 {status} Refused\r\n{(retryAfter is null ? "" : $"Retry-After: {retryAfter}\r\n")}Content-Type: {contentType}\r\nContent-Length: {content.Length}\r\nConnection: close\r\n\r\n"), .. content];
         _listener.Start();
         _accepting = AcceptAsync();
     }

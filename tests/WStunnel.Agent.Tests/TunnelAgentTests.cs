@@ -103,6 +103,32 @@ public sealed class TunnelAgentTests
         Assert.DoesNotContain(log.Lines, line => line.Contains("Retry-After", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(AgentTransport.WebSocket)]
+    [InlineData(AgentTransport.LongPoll)]
+    public async Task The_reason_the_gateway_gives_for_a_refusal_is_in_the_agents_log(AgentTransport transport)
+    {
+        await using var gateway = new RefusingGateway(403, retryAfter: null, body: "The agent secret for this tunnel is missing or wrong.\r\nInjected: line\n");
+        await using var agent = new AgentRun(new WStunnelAgentOptions { Server = gateway.Server, Token = "0123456789abcdef-agent", Transport = transport });
+
+        await agent.FirstWaitAsync();
+        var refused = Assert.Single(agent.Log.Lines, line => line.StartsWith("Could not open the tunnel", StringComparison.Ordinal));
+        Assert.Contains("does not accept this agent or token (403) — its answer: The agent secret for this tunnel is missing or wrong.", refused, StringComparison.Ordinal);
+        Assert.DoesNotContain("Injected", refused, StringComparison.Ordinal); // its first line only: nothing it sends can forge a log line
+    }
+
+    [Fact]
+    public async Task A_page_that_is_not_plain_text_adds_nothing_to_the_log()
+    {
+        await using var gateway = new RefusingGateway(403, retryAfter: null, body: "<html><body>Blocked by policy</body></html>", contentType: "text/html");
+        await using var agent = new AgentRun(new WStunnelAgentOptions { Server = gateway.Server, Token = "0123456789abcdef-agent", Transport = AgentTransport.WebSocket });
+
+        await agent.FirstWaitAsync();
+        var refused = Assert.Single(agent.Log.Lines, line => line.StartsWith("Could not open the tunnel", StringComparison.Ordinal));
+        Assert.DoesNotContain("its answer", refused, StringComparison.Ordinal);
+        Assert.DoesNotContain("Blocked", refused, StringComparison.Ordinal);
+    }
+
     /// <summary>An agent running on a fake clock, its log recorded; stopped and awaited when disposed.</summary>
     private sealed class AgentRun : IAsyncDisposable
     {

@@ -51,7 +51,9 @@ public sealed class AgentCertificateTests(TunnelFixture fixture) : IClassFixture
         var log = new ListLogger();
         await using var agent = await StartAgentAsync("uncertified-" + Guid.NewGuid().ToString("N"), AgentTransport.WebSocket, null, waitForTunnel: false, log);
 
-        Assert.Contains("403", await log.WaitForAsync("Could not open the tunnel"), StringComparison.Ordinal);
+        var refused = await log.WaitForAsync("Could not open the tunnel");
+        Assert.Contains("403", refused, StringComparison.Ordinal);
+        Assert.Contains("its answer: This gateway admits only agents with a client certificate it trusts (WStunnel:AgentCertificates).", refused, StringComparison.Ordinal);
         Assert.Contains("no client certificate", await _gatewayLog.WaitForAsync("refused with 403"), StringComparison.Ordinal);
     }
 

@@ -45,7 +45,7 @@ internal sealed class GatewayConnector : IDisposable
         }
 
         _clientCertificate = ClientCertificateSource.Create(options, logger, TimeProvider.System);
-        _invoker = new HttpMessageInvoker(CreateHandler());
+        _invoker = new HttpMessageInvoker(new UpgradeRefusalHandler(CreateHandler()));
     }
 
     /// <summary>A handler with the agent's proxy and certificate rules.</summary>
@@ -111,6 +111,7 @@ internal sealed class GatewayConnector : IDisposable
         webSocket.Options.CollectHttpResponseDetails = true;
         webSocket.Options.HttpVersion = HttpVersion.Version11;
         webSocket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        var reason = UpgradeRefusalHandler.Listen();
         try
         {
             await webSocket.ConnectAsync(EndpointUri, _invoker, cancellationToken).ConfigureAwait(false);
@@ -120,7 +121,7 @@ internal sealed class GatewayConnector : IDisposable
             var status = webSocket.HttpStatusCode;
             var retryAfter = RetryAfterOf(webSocket.HttpResponseHeaders, time);
             webSocket.Dispose();
-            throw new GatewayRefusedException(status, ex, retryAfter: retryAfter);
+            throw new GatewayRefusedException(status, ex, retryAfter: retryAfter, reason: reason.Value);
         }
         catch
         {

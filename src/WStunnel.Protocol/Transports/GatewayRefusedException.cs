@@ -5,10 +5,11 @@ namespace WStunnel.Protocol.Transports;
 
 /// <summary>
 /// The gateway (or a proxy before it) answered an agent's registration — a WebSocket upgrade or a
-/// long-poll connection — with something other than an open tunnel.
+/// long-poll connection — with something other than an open tunnel; the message says what that
+/// means, followed by the reason the gateway gave, when it gave one.
 /// </summary>
-internal sealed class GatewayRefusedException(HttpStatusCode status, Exception? inner, string? message = null, TimeSpan? retryAfter = null)
-    : Exception(message ?? Describe(status), inner)
+internal sealed class GatewayRefusedException(HttpStatusCode status, Exception? inner, string? message = null, TimeSpan? retryAfter = null, string? reason = null)
+    : Exception((message ?? Describe(status)) + (reason is null ? "" : $" — its answer: {reason}"), inner)
 {
     public HttpStatusCode Status { get; } = status;
 

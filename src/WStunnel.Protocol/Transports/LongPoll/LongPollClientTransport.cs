@@ -83,7 +83,9 @@ internal sealed class LongPollClientTransport : ITunnelTransport
         using var response = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.OK)
         {
-            throw new GatewayRefusedException(response.StatusCode, null, retryAfter: GatewayRefusedException.RetryAfterOf(response.Headers.RetryAfter, time.GetUtcNow()));
+            throw new GatewayRefusedException(response.StatusCode, null,
+                retryAfter: GatewayRefusedException.RetryAfterOf(response.Headers.RetryAfter, time.GetUtcNow()),
+                reason: await RefusalText.ReadAsync(response.Content, cancellationToken).ConfigureAwait(false));
         }
 
         if (!response.Headers.TryGetValues(LongPollProtocol.ConnectionHeader, out var ids)
