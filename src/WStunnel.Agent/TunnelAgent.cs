@@ -142,6 +142,7 @@ internal sealed class TunnelAgent : IDisposable
             }
 
             var delay = _backoff.NextDelay(_retryAfter);
+            var waiting = Task.Delay(delay, _time, stoppingToken); // its timer runs before the line says so
             if (_retryAfter is { } asked)
             {
                 AgentLog.ReconnectingAsAsked(_logger, delay.TotalSeconds, asked.TotalSeconds);
@@ -153,7 +154,7 @@ internal sealed class TunnelAgent : IDisposable
 
             try
             {
-                await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
+                await waiting.ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
