@@ -123,6 +123,37 @@ public sealed class ConfigurationFileProviderTests
     }
 
     [Fact]
+    public async Task A_directory_deleted_and_made_again_is_watched_again()
+    {
+        using var directory = new TemporaryDirectory();
+        var conf = Path.Combine(directory.Path, "conf");
+        Directory.CreateDirectory(conf);
+        var path = Path.Combine(conf, "gateway.json");
+        await File.WriteAllTextAsync(path, "{}");
+        var watches = 0;
+        using var files = new ConfigurationFileProvider(path, TimeSpan.FromMilliseconds(50), d =>
+        {
+            Interlocked.Increment(ref watches);
+            return new FileSystemWatcher(d);
+        });
+        var gone = Fired(files.Watch("gateway.json"));
+
+        Directory.Delete(conf, recursive: true);
+        await gone.WaitAsync(Patience); // the file's deletion (the configuration keeps its settings and says so)
+
+        // The deleted directory's watch hears nothing of the new one: the file, checked while it is gone, is found back.
+        var back = Fired(files.Watch("gateway.json"));
+        Directory.CreateDirectory(conf);
+        await File.WriteAllTextAsync(path, """{ "A": 1 }""");
+        await back.WaitAsync(Patience);
+        Assert.Equal(2, Volatile.Read(ref watches)); // and the new directory is watched
+
+        var edited = Fired(files.Watch("gateway.json"));
+        await File.WriteAllTextAsync(path, """{ "A": 22 }""");
+        await edited.WaitAsync(Patience);
+    }
+
+    [Fact]
     public async Task Each_change_token_fires_once_and_the_next_one_sees_the_next_change()
     {
         using var directory = new TemporaryDirectory();

@@ -13,7 +13,9 @@ namespace WStunnel.Cli.Hosting;
 /// longer the one last seen (a Kubernetes ConfigMap swaps a link to its directory, not the file; a
 /// link to a file elsewhere has that file's directory watched too).
 /// Where the directory cannot be watched (inotify's limits reached), the file is checked every few
-/// seconds instead.
+/// seconds instead; so it is while the file is gone, since its directory may be gone with it, and a
+/// deleted directory's watch hears nothing more, not even once a directory of that name is back:
+/// when the file is back, the directory is watched anew.
 /// </summary>
 internal sealed class ConfigurationFileProvider : IFileProvider, IDisposable
 {
@@ -28,6 +30,7 @@ internal sealed class ConfigurationFileProvider : IFileProvider, IDisposable
     private FileSystemWatcher? _watcher;
     private FileSystemWatcher? _targetWatcher;
     private ITimer? _poll;
+    private ITimer? _whileMissing;
     private FileStamp _seen;
     private bool _disposed;
 
@@ -88,7 +91,7 @@ internal sealed class ConfigurationFileProvider : IFileProvider, IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            _poll = TimeProvider.System.CreateTimer(static state => ((ConfigurationFileProvider)state!).Check(), this, _pollInterval, _pollInterval);
+            _poll = Polling();
             return;
         }
 
@@ -168,6 +171,7 @@ internal sealed class ConfigurationFileProvider : IFileProvider, IDisposable
     {
         var now = FileStamp.Of(_path);
         CancellationTokenSource fired;
+        var back = false;
         lock (_lock)
         {
             if (_disposed)
@@ -178,6 +182,21 @@ internal sealed class ConfigurationFileProvider : IFileProvider, IDisposable
             _seen = now;
             fired = _changed;
             _changed = new CancellationTokenSource();
+            if (!now.Exists && _watcher is not null)
+            {
+                _whileMissing ??= Polling();
+            }
+            else if (now.Exists && _whileMissing is not null)
+            {
+                _whileMissing.Dispose();
+                _whileMissing = null;
+                back = true;
+            }
+        }
+
+        if (back)
+        {
+            Rewatch();
         }
 
         // The configuration reloads inside the token's callbacks (after a delay it sleeps through): not on
@@ -196,6 +215,46 @@ internal sealed class ConfigurationFileProvider : IFileProvider, IDisposable
         }, fired, preferLocal: false);
     }
 
+    private ITimer Polling() => TimeProvider.System.CreateTimer(static state => ((ConfigurationFileProvider)state!).Check(), this, _pollInterval, _pollInterval);
+
+    /// <summary>The directory watched anew, in case the one watched before was deleted; polling if it cannot be.</summary>
+    private void Rewatch()
+    {
+        FileSystemWatcher? watcher = null;
+        FileSystemWatcher? target = null;
+        try
+        {
+            watcher = Watch(_files.Root, OnEvent, onError: Changed);
+            target = WatchLinkTarget();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            // Gone again already, or inotify's limits reached: checked every few seconds from now on.
+        }
+
+        FileSystemWatcher? oldWatcher, oldTarget;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                oldWatcher = watcher;
+                oldTarget = target;
+            }
+            else
+            {
+                (oldWatcher, oldTarget) = (_watcher, _targetWatcher);
+                (_watcher, _targetWatcher) = (watcher, target);
+                if (watcher is null)
+                {
+                    _poll ??= Polling();
+                }
+            }
+        }
+
+        oldWatcher?.Dispose();
+        oldTarget?.Dispose();
+    }
+
     public void Dispose()
     {
         lock (_lock)
@@ -211,6 +270,7 @@ internal sealed class ConfigurationFileProvider : IFileProvider, IDisposable
         _watcher?.Dispose();
         _targetWatcher?.Dispose();
         _poll?.Dispose();
+        _whileMissing?.Dispose();
         _files.Dispose();
     }
 
