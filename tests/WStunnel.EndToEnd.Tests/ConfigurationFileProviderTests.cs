@@ -154,6 +154,25 @@ public sealed class ConfigurationFileProviderTests
     }
 
     [Fact]
+    public async Task A_file_deleted_and_written_again_is_seen_both_times_and_watched_after()
+    {
+        using var directory = new TemporaryDirectory();
+        var path = directory.WriteFile("gateway.json", "{}");
+        using var files = new ConfigurationFileProvider(path);
+        var gone = Fired(files.Watch("gateway.json"));
+        File.Delete(path);
+        await gone.WaitAsync(Patience);
+
+        var back = Fired(files.Watch("gateway.json"));
+        await File.WriteAllTextAsync(path, """{ "A": 1 }""");
+        await back.WaitAsync(Patience);
+
+        var edited = Fired(files.Watch("gateway.json"));
+        await File.WriteAllTextAsync(path, """{ "A": 22 }""");
+        await edited.WaitAsync(Patience);
+    }
+
+    [Fact]
     public async Task Each_change_token_fires_once_and_the_next_one_sees_the_next_change()
     {
         using var directory = new TemporaryDirectory();
