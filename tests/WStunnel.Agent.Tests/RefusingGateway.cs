@@ -39,8 +39,9 @@ internal sealed class RefusingGateway : IAsyncDisposable
                 _ = AnswerAsync(client);
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
         {
+            // Stopped.
         }
     }
 
