@@ -427,6 +427,11 @@ internal sealed class TunnelAgent : IDisposable
         }
 
         var message = ex.Message;
+        if (ex is GatewayRefusedException)
+        {
+            return message; // says it all: the WebSocket's own exception beneath only repeats the status
+        }
+
         for (var inner = ex.InnerException; inner is not null; inner = inner.InnerException)
         {
             message += " → " + inner.Message;
