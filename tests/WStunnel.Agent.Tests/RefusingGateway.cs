@@ -16,11 +16,12 @@ internal sealed class RefusingGateway : IAsyncDisposable
     private readonly Task _accepting;
     private int _requests;
 
-    public RefusingGateway(int status, string? retryAfter, string body = "", string contentType = "text/plain; charset=utf-8")
+    public RefusingGateway(int status, string? retryAfter, string body = "", string contentType = "text/plain; charset=utf-8", string? location = null)
     {
         var content = Encoding.UTF8.GetBytes(body);
         _answer = [.. Encoding.ASCII.GetBytes(
-            $"HTTP/1.1 {status} Refused\r\n{(retryAfter is null ? "" : $"Retry-After: {retryAfter}\r\n")}Content-Type: {contentType}\r\nContent-Length: {content.Length}\r\nConnection: close\r\n\r\n"), .. content];
+            $"HTTP/1.1 {status} Refused\r\n{(retryAfter is null ? "" : $"Retry-After: {retryAfter}\r\n")}{(location is null ? "" : $"Location: {location}\r\n")}"
+            + $"Content-Type: {contentType}\r\nContent-Length: {content.Length}\r\nConnection: close\r\n\r\n"), .. content];
         _listener.Start();
         _accepting = AcceptAsync();
     }

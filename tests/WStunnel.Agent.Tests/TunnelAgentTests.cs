@@ -129,6 +129,22 @@ public sealed class TunnelAgentTests
         Assert.DoesNotContain("Blocked", refused, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(AgentTransport.WebSocket, "https://gateway.example/_tunnel")]
+    [InlineData(AgentTransport.Auto, "https://gateway.example/_tunnel")]
+    [InlineData(AgentTransport.LongPoll, "https://gateway.example/_tunnel/connect")]
+    public async Task A_redirect_is_named_with_where_it_points(AgentTransport transport, string location)
+    {
+        // As a load balancer answers plain HTTP: the agent follows no redirect, and says where it pointed.
+        await using var gateway = new RefusingGateway(301, retryAfter: null, location: location);
+        await using var agent = new AgentRun(new WStunnelAgentOptions { Server = gateway.Server, Token = "0123456789abcdef-agent", Transport = transport });
+
+        await agent.FirstWaitAsync();
+        var refused = Assert.Single(agent.Log.Lines, line => line.StartsWith("Could not open the tunnel", StringComparison.Ordinal));
+        Assert.Contains($"the server redirects the registration (301) to {location}", refused, StringComparison.Ordinal);
+        Assert.Equal(1, gateway.Requests); // long-poll's registration, at the same URL, would be sent away alike
+    }
+
     /// <summary>An agent running on a fake clock, its log recorded; stopped and awaited when disposed.</summary>
     private sealed class AgentRun : IAsyncDisposable
     {

@@ -120,8 +120,9 @@ internal sealed class GatewayConnector : IDisposable
         {
             var status = webSocket.HttpStatusCode;
             var retryAfter = RetryAfterOf(webSocket.HttpResponseHeaders, time);
+            var location = Header(webSocket.HttpResponseHeaders, "Location") is { } value && Uri.TryCreate(EndpointUri, value, out var target) ? target : null;
             webSocket.Dispose();
-            throw new GatewayRefusedException(status, ex, retryAfter: retryAfter, reason: reason.Value);
+            throw new GatewayRefusedException(status, ex, retryAfter: retryAfter, reason: reason.Value, location: location);
         }
         catch
         {
@@ -141,10 +142,12 @@ internal sealed class GatewayConnector : IDisposable
     }
 
     private static TimeSpan? RetryAfterOf(IReadOnlyDictionary<string, IEnumerable<string>>? headers, TimeProvider time) =>
-        headers?.FirstOrDefault(static h => h.Key.Equals("Retry-After", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault() is { } value
-        && RetryConditionHeaderValue.TryParse(value, out var parsed)
+        Header(headers, "Retry-After") is { } value && RetryConditionHeaderValue.TryParse(value, out var parsed)
             ? GatewayRefusedException.RetryAfterOf(parsed, time.GetUtcNow())
             : null;
+
+    private static string? Header(IReadOnlyDictionary<string, IEnumerable<string>>? headers, string name) =>
+        headers?.FirstOrDefault(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
 
     /// <summary>Opens an HTTPS long-poll connection through the same handler: same proxy, same certificate checks.</summary>
     public Task<LongPollClientTransport> ConnectLongPollAsync(string token, string? secret, Guid? resuming, TimeProvider time, CancellationToken cancellationToken)

@@ -8,8 +8,9 @@ namespace WStunnel.Protocol.Transports;
 /// long-poll connection — with something other than an open tunnel; the message says what that
 /// means, followed by the reason the gateway gave, when it gave one.
 /// </summary>
-internal sealed class GatewayRefusedException(HttpStatusCode status, Exception? inner, string? message = null, TimeSpan? retryAfter = null, string? reason = null)
-    : Exception((message ?? Describe(status)) + (reason is null ? "" : $" — its answer: {reason}"), inner)
+internal sealed class GatewayRefusedException(
+    HttpStatusCode status, Exception? inner, string? message = null, TimeSpan? retryAfter = null, string? reason = null, Uri? location = null)
+    : Exception((message ?? Describe(status, location)) + (reason is null ? "" : $" — its answer: {reason}"), inner)
 {
     public HttpStatusCode Status { get; } = status;
 
@@ -23,6 +24,9 @@ internal sealed class GatewayRefusedException(HttpStatusCode status, Exception? 
     /// </summary>
     public bool AsksToWait => Status is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable;
 
+    /// <summary>Whether the answer sends the agent elsewhere, as it would send a long-poll registration to the same URL.</summary>
+    public bool Redirects => (int)Status is >= 300 and < 400;
+
     /// <summary>The wait a <c>Retry-After</c> value names — seconds, or a date from <paramref name="now"/>; null when there is none.</summary>
     public static TimeSpan? RetryAfterOf(RetryConditionHeaderValue? header, DateTimeOffset now) => header switch
     {
@@ -31,8 +35,10 @@ internal sealed class GatewayRefusedException(HttpStatusCode status, Exception? 
         _ => null,
     };
 
-    private static string Describe(HttpStatusCode status) => (int)status switch
+    private static string Describe(HttpStatusCode status, Uri? location) => (int)status switch
     {
+        >= 300 and < 400 when location is not null => $"the server redirects the registration ({(int)status}) to {location}: give the gateway's address as it answers there",
+        >= 300 and < 400 => $"the server redirects the registration ({(int)status}): give the gateway's address as it answers there",
         400 => "the gateway refused the registration (400): check that the token is long enough and the URL points at the tunnel endpoint",
         401 or 403 => $"the gateway does not accept this agent or token ({(int)status})",
         404 => "no tunnel endpoint at this URL (404): check the server URL and path",

@@ -85,7 +85,8 @@ internal sealed class LongPollClientTransport : ITunnelTransport
         {
             throw new GatewayRefusedException(response.StatusCode, null,
                 retryAfter: GatewayRefusedException.RetryAfterOf(response.Headers.RetryAfter, time.GetUtcNow()),
-                reason: await RefusalText.ReadAsync(response.Content, cancellationToken).ConfigureAwait(false));
+                reason: await RefusalText.ReadAsync(response.Content, cancellationToken).ConfigureAwait(false),
+                location: response.Headers.Location);
         }
 
         if (!response.Headers.TryGetValues(LongPollProtocol.ConnectionHeader, out var ids)
