@@ -397,13 +397,14 @@ internal sealed class TunnelAgent : IDisposable
     /// <summary>
     /// Whether long-poll, which reaches the same host through the same proxy and TLS, would fail the same
     /// way: the name did not resolve, the connection was refused or lost before it opened, TLS with the
-    /// gateway failed (most often: its certificate was rejected), the answer redirects, or the gateway
-    /// asked the agent to wait. A refused or stalled upgrade is what long-poll is for.
+    /// gateway failed (most often: its certificate was rejected), the answer redirects, another agent
+    /// serves the tunnel, or the gateway asked the agent to wait. A refused or stalled upgrade is what
+    /// long-poll is for.
     /// </summary>
     private static bool FailsAlikeOverLongPoll(Exception ex) =>
         Find<System.Security.Authentication.AuthenticationException>(ex) is not null
         || Find<HttpRequestException>(ex) is { HttpRequestError: HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError }
-        || Find<GatewayRefusedException>(ex) is { AsksToWait: true } or { Redirects: true };
+        || Find<GatewayRefusedException>(ex) is { AsksToWait: true } or { Redirects: true } or { TunnelTaken: true };
 
     private static T? Find<T>(Exception ex)
         where T : Exception

@@ -90,6 +90,18 @@ public sealed class TunnelAgentTests
     }
 
     [Fact]
+    public async Task A_tunnel_another_agent_serves_is_not_asked_for_again_over_long_poll()
+    {
+        await using var gateway = new RefusingGateway(409, retryAfter: null, body: "Another agent serves this tunnel.\n");
+        await using var agent = new AgentRun(new WStunnelAgentOptions { Server = gateway.Server, Token = "0123456789abcdef-agent", Transport = AgentTransport.Auto });
+
+        await agent.FirstWaitAsync();
+        var refused = Assert.Single(agent.Log.Lines, line => line.StartsWith("Could not open the tunnel", StringComparison.Ordinal));
+        Assert.Contains("another agent serves this tunnel (409) — its answer: Another agent serves this tunnel.", refused, StringComparison.Ordinal);
+        Assert.Equal(1, gateway.Requests);
+    }
+
+    [Fact]
     public async Task A_refused_upgrade_still_falls_back_to_long_poll_in_auto_mode()
     {
         await using var gateway = new RefusingGateway(403, retryAfter: null);

@@ -27,6 +27,12 @@ internal sealed class GatewayRefusedException(
     /// <summary>Whether the answer sends the agent elsewhere, as it would send a long-poll registration to the same URL.</summary>
     public bool Redirects => (int)Status is >= 300 and < 400;
 
+    /// <summary>
+    /// Whether the gateway itself refused this agent the tunnel whatever the transport: another agent
+    /// serves it (409). Proxies that refuse WebSockets answer 400, 403 or 405, never this.
+    /// </summary>
+    public bool TunnelTaken => Status is HttpStatusCode.Conflict;
+
     /// <summary>The wait a <c>Retry-After</c> value names — seconds, or a date from <paramref name="now"/>; null when there is none.</summary>
     public static TimeSpan? RetryAfterOf(RetryConditionHeaderValue? header, DateTimeOffset now) => header switch
     {
@@ -42,6 +48,7 @@ internal sealed class GatewayRefusedException(
         400 => "the gateway refused the registration (400): check that the token is long enough and the URL points at the tunnel endpoint",
         401 or 403 => $"the gateway does not accept this agent or token ({(int)status})",
         404 => "no tunnel endpoint at this URL (404): check the server URL and path",
+        409 => "another agent serves this tunnel (409)",
         407 => "the proxy requires credentials (407): give them in the proxy URL",
         429 => "the gateway asks this agent to wait: too many registrations from its address (429)",
         503 => "the gateway cannot take this agent now (503)",
