@@ -205,15 +205,16 @@ internal sealed class TunnelAgent : IDisposable
     private void ConnectFailed(Uri server, ConnectFailure failure)
     {
         AgentLog.ConnectFailed(_logger, server, failure.Reason);
+        _metrics?.ConnectFailed(failure.Kind);
         Failed(failure.Reason);
         _retryAfter = failure.RetryAfter;
     }
 
     /// <summary>
-    /// Why no tunnel opened; whether the other transport would fail alike (so there is no falling back
-    /// to it); and how long the gateway asked the agent to wait, if it did.
+    /// Why no tunnel opened, in words and as the metric's reason; whether the other transport would fail
+    /// alike (so there is no falling back to it); and how long the gateway asked the agent to wait, if it did.
     /// </summary>
-    private sealed record ConnectFailure(string Reason, bool AlikeOverLongPoll, TimeSpan? RetryAfter);
+    private sealed record ConnectFailure(string Reason, string Kind, bool AlikeOverLongPoll, TimeSpan? RetryAfter);
 
     /// <summary>The URL the session's transport reached: wss:// for a WebSocket, https:// for long-poll.</summary>
     private Uri EndpointOf(TunnelSession session) => session.TransportName == "longpoll" ? _connector.LongPollUri : _connector.EndpointUri;
@@ -291,13 +292,14 @@ internal sealed class TunnelAgent : IDisposable
         {
             transport?.Abort();
             var refusal = Find<GatewayRefusedException>(ex);
-            return (null, new ConnectFailure(Describe(ex, deadline.IsCancellationRequested, timeout), FailsAlikeOverLongPoll(ex), refusal?.AsksToWait == true ? refusal.RetryAfter : null));
+            return (null, new ConnectFailure(
+                Describe(ex, deadline.IsCancellationRequested, timeout), KindOf(ex, deadline.IsCancellationRequested), FailsAlikeOverLongPoll(ex), refusal?.AsksToWait == true ? refusal.RetryAfter : null));
         }
         catch (Exception ex)
         {
             // Whatever failed, the agent tries again: it never stops for something the network did.
             transport?.Abort();
-            return (null, new ConnectFailure($"{ex.GetType().Name}: {Describe(ex, deadline.IsCancellationRequested, timeout)}", false, null));
+            return (null, new ConnectFailure($"{ex.GetType().Name}: {Describe(ex, deadline.IsCancellationRequested, timeout)}", "other", false, null));
         }
     }
 
@@ -405,6 +407,19 @@ internal sealed class TunnelAgent : IDisposable
         Find<System.Security.Authentication.AuthenticationException>(ex) is not null
         || Find<HttpRequestException>(ex) is { HttpRequestError: HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError }
         || Find<GatewayRefusedException>(ex) is { AsksToWait: true } or { Redirects: true } or { TunnelTaken: true };
+
+    /// <summary>The failure's reason as the metric names it: few values, never a host, a status or a message.</summary>
+    private static string KindOf(Exception ex, bool timedOut) => timedOut ? "timeout"
+        : Find<System.Security.Authentication.AuthenticationException>(ex) is not null
+            || Find<HttpRequestException>(ex) is { HttpRequestError: HttpRequestError.SecureConnectionError } ? "tls"
+        : Find<HttpRequestException>(ex) is { HttpRequestError: HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError } ? "unreachable"
+        : Find<GatewayRefusedException>(ex) switch
+        {
+            { AsksToWait: true } => "asked_to_wait",
+            { Redirects: true } => "redirected",
+            not null => "refused",
+            null => "other",
+        };
 
     private static T? Find<T>(Exception ex)
         where T : Exception

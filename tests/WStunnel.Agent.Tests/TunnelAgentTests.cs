@@ -1,7 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using WStunnel.Agent.Diagnostics;
+using WStunnel.Server.Tests.Diagnostics;
 
 namespace WStunnel.Agent.Tests;
 
@@ -157,15 +161,34 @@ public sealed class TunnelAgentTests
         Assert.Equal(1, gateway.Requests); // long-poll's registration, at the same URL, would be sent away alike
     }
 
+    [Theory]
+    [InlineData(AgentTransport.WebSocket, 0, "unreachable")]
+    [InlineData(AgentTransport.WebSocket, 429, "asked_to_wait")]
+    [InlineData(AgentTransport.WebSocket, 301, "redirected")]
+    [InlineData(AgentTransport.WebSocket, 403, "refused")]
+    [InlineData(AgentTransport.Auto, 403, "refused")] // the WebSocket's refusal and long-poll's: one attempt, one failure
+    public async Task Each_failed_attempt_is_counted_once_by_its_reason(AgentTransport transport, int status, string reason)
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = services.GetRequiredService<IMeterFactory>();
+        using var totals = new MeterTotals(factory, AgentMetrics.MeterName);
+        await using var gateway = new RefusingGateway(status == 0 ? 503 : status, retryAfter: status == 429 ? "30" : null, location: status == 301 ? "https://gateway.example/_tunnel" : null);
+        var server = status == 0 ? new Uri($"ws://127.0.0.1:{ClosedPort()}") : gateway.Server;
+        await using var agent = new AgentRun(new WStunnelAgentOptions { Server = server, Token = "0123456789abcdef-agent", Transport = transport }, new AgentMetrics(factory));
+
+        await agent.FirstWaitAsync();
+        Assert.Equal(1, totals.Total("wstunnel.agent.connect.failures", $"wstunnel.reason={reason}"));
+    }
+
     /// <summary>An agent running on a fake clock, its log recorded; stopped and awaited when disposed.</summary>
     private sealed class AgentRun : IAsyncDisposable
     {
         private readonly TunnelAgent _agent;
         private readonly CancellationTokenSource _stop = new();
 
-        public AgentRun(WStunnelAgentOptions options)
+        public AgentRun(WStunnelAgentOptions options, AgentMetrics? metrics = null)
         {
-            _agent = new TunnelAgent(options, Log, Time);
+            _agent = new TunnelAgent(options, Log, Time, metrics);
             Run = _agent.RunAsync(_stop.Token);
         }
 

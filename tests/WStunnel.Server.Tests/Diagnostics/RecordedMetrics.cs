@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using WStunnel.Server.Diagnostics;
@@ -10,42 +9,23 @@ namespace WStunnel.Server.Tests.Diagnostics;
 internal sealed class RecordedMetrics : IDisposable
 {
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-    private readonly MeterListener _listener = new();
-    private readonly ConcurrentDictionary<string, long> _totals = new();
+    private readonly MeterTotals _totals;
 
     public RecordedMetrics(TunnelRegistry registry)
     {
-        Metrics = new GatewayMetrics(_services.GetRequiredService<IMeterFactory>(), registry);
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (instrument.Meter.Name == GatewayMetrics.MeterName && instrument.Meter.Scope == _services.GetRequiredService<IMeterFactory>())
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => _totals.AddOrUpdate(Key(instrument.Name, tags), value, (_, total) => total + value));
-        _listener.Start();
+        var factory = _services.GetRequiredService<IMeterFactory>();
+        _totals = new MeterTotals(factory, GatewayMetrics.MeterName);
+        Metrics = new GatewayMetrics(factory, registry);
     }
 
     public GatewayMetrics Metrics { get; }
 
     /// <summary>The total recorded on <paramref name="instrument"/> with exactly these tag values (name=value, in order).</summary>
-    public long Total(string instrument, params string[] tags) => _totals.GetValueOrDefault(instrument + "|" + string.Join(",", tags));
-
-    private static string Key(string instrument, ReadOnlySpan<KeyValuePair<string, object?>> tags)
-    {
-        var parts = new List<string>();
-        foreach (var (name, value) in tags)
-        {
-            parts.Add($"{name}={value}");
-        }
-
-        return instrument + "|" + string.Join(",", parts);
-    }
+    public long Total(string instrument, params string[] tags) => _totals.Total(instrument, tags);
 
     public void Dispose()
     {
-        _listener.Dispose();
+        _totals.Dispose();
         _services.Dispose();
     }
 }
