@@ -292,8 +292,12 @@ internal sealed class TunnelAgent : IDisposable
         {
             transport?.Abort();
             var refusal = Find<GatewayRefusedException>(ex);
+            var kind = KindOf(ex, refusal);
             return (null, new ConnectFailure(
-                Describe(ex, deadline.IsCancellationRequested, timeout), KindOf(ex, deadline.IsCancellationRequested), FailsAlikeOverLongPoll(ex), refusal?.AsksToWait == true ? refusal.RetryAfter : null));
+                Describe(ex, deadline.IsCancellationRequested, timeout),
+                deadline.IsCancellationRequested ? "timeout" : kind,
+                FailsAlikeOverLongPoll(kind, refusal),
+                refusal?.AsksToWait == true ? refusal.RetryAfter : null));
         }
         catch (Exception ex)
         {
@@ -398,22 +402,20 @@ internal sealed class TunnelAgent : IDisposable
 
     /// <summary>
     /// Whether long-poll, which reaches the same host through the same proxy and TLS, would fail the same
-    /// way: the name did not resolve, the connection was refused or lost before it opened, TLS with the
-    /// gateway failed (most often: its certificate was rejected), the answer redirects, another agent
-    /// serves the tunnel, or the gateway asked the agent to wait. A refused or stalled upgrade is what
+    /// way: TLS with the gateway failed (most often: its certificate was rejected), the name did not
+    /// resolve or the connection was refused or lost before it opened, the answer redirects, the gateway
+    /// asked the agent to wait, or another agent serves the tunnel. A refused or stalled upgrade is what
     /// long-poll is for.
     /// </summary>
-    private static bool FailsAlikeOverLongPoll(Exception ex) =>
-        Find<System.Security.Authentication.AuthenticationException>(ex) is not null
-        || Find<HttpRequestException>(ex) is { HttpRequestError: HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError }
-        || Find<GatewayRefusedException>(ex) is { AsksToWait: true } or { Redirects: true } or { TunnelTaken: true };
+    private static bool FailsAlikeOverLongPoll(string kind, GatewayRefusedException? refusal) =>
+        kind is "tls" or "unreachable" or "redirected" or "asked_to_wait" || refusal is { TunnelTaken: true };
 
-    /// <summary>The failure's reason as the metric names it: few values, never a host, a status or a message.</summary>
-    private static string KindOf(Exception ex, bool timedOut) => timedOut ? "timeout"
-        : Find<System.Security.Authentication.AuthenticationException>(ex) is not null
+    /// <summary>What failed, as the metric names it (few values, never a host, a status or a message).</summary>
+    private static string KindOf(Exception ex, GatewayRefusedException? refusal) =>
+        Find<System.Security.Authentication.AuthenticationException>(ex) is not null
             || Find<HttpRequestException>(ex) is { HttpRequestError: HttpRequestError.SecureConnectionError } ? "tls"
         : Find<HttpRequestException>(ex) is { HttpRequestError: HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError } ? "unreachable"
-        : Find<GatewayRefusedException>(ex) switch
+        : refusal switch
         {
             { AsksToWait: true } => "asked_to_wait",
             { Redirects: true } => "redirected",
