@@ -227,7 +227,7 @@ public abstract class HttpFidelityTests(TunnelFixture fixture)
 
         Assert.Equal(size, total);
         Assert.Equal(Backend.ExpectedHash(size), Convert.ToHexStringLower(hash.GetHashAndReset()));
-        memory.AssertGrowthBelow(96 * 1024 * 1024, "100 MB download");
+        memory.AssertGrowthBelow(64 * 1024 * 1024, "100 MB download");
     }
 
     [Theory]
@@ -296,7 +296,7 @@ public abstract class HttpFidelityTests(TunnelFixture fixture)
         using var response = await Client.PostAsync(Via("/upload"), content);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal($"{size} {Backend.ExpectedHash(size)}", await response.Content.ReadAsStringAsync());
-        memory.AssertGrowthBelow(96 * 1024 * 1024, "100 MB upload");
+        memory.AssertGrowthBelow(64 * 1024 * 1024, "100 MB upload");
     }
 }
 
