@@ -73,7 +73,7 @@ static int Publish(string report, string file)
 {
     Console.WriteLine();
     Console.WriteLine(report);
-    var machine = $"Machine: {Environment.ProcessorCount} cores, {Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024))} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}.";
+    var machine = MachineDescription.Describe();
     Console.WriteLine(machine);
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
     File.WriteAllText(file, report + Environment.NewLine + machine + Environment.NewLine);
