@@ -40,9 +40,10 @@ internal sealed class RefusingGateway : IAsyncDisposable
                 _ = AnswerAsync(client);
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException
+            || (ex is InvalidOperationException && _stop.IsCancellationRequested))
         {
-            // Stopped.
+            // Stopped: a listener stopped between two accepts says "not listening" at the next.
         }
     }
 

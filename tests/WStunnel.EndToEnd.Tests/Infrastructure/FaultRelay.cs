@@ -89,9 +89,10 @@ internal sealed class FaultRelay : IAsyncDisposable
             {
                 client = await _listener.AcceptSocketAsync(_stop.Token);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException
+                || (ex is InvalidOperationException && _stop.IsCancellationRequested))
             {
-                return;
+                return; // a listener stopped between two accepts says "not listening" at the next
             }
 
             if (RefuseNewLinks)
