@@ -26,11 +26,14 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         var idle = topology.Paths.Where(p => p.Agent is not null).ToDictionary(p => p.Name, p => (Gateway: topology.Gateway.ResidentBytes, Agent: p.Agent!.ResidentBytes));
         var (spread, rotation) = await StartSpreadAsync(topology).ConfigureAwait(false);
 
-        // Warm-up: JIT, connection pools, TLS session caches.
+        // Warm-up: JIT, connection pools, TLS session caches. Both directions of large bodies, so that the
+        // first round's uploads do not run code the runtime has yet to tier up (the download path warms
+        // with the small and 1 MiB requests; nothing else sends a request body).
         foreach (var path in topology.Paths)
         {
             await Wrk.RunAsync(path.Url("/small"), 8, TimeSpan.FromSeconds(2), path.Header).ConfigureAwait(false);
-            await Transfer.DownloadAsync(client, path.Url($"/bytes/{8 * MiB}"), path.Token, 8 * MiB).ConfigureAwait(false);
+            await Transfer.DownloadAsync(client, path.Url($"/bytes/{32 * MiB}"), path.Token, 32 * MiB).ConfigureAwait(false);
+            await Transfer.UploadAsync(client, path.Url("/upload"), path.Token, 32 * MiB).ConfigureAwait(false);
             await WebSocketEcho.RunAsync(path.Url("/ws"), path.Token, topology.Certificate.CaFile, TimeSpan.FromSeconds(1), 8 * MiB).ConfigureAwait(false);
         }
 
