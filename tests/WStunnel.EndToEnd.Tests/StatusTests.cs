@@ -14,11 +14,21 @@ public sealed class StatusTests(TunnelFixture fixture) : IClassFixture<TunnelFix
     private WebApplication _gateway = null!;
     private RunningAgent _agent = null!;
     private HttpClient _client = null!;
+    private volatile bool _holdStatusJson;
 
     public async Task InitializeAsync()
     {
         _gateway = await TunnelFixture.StartGatewayAsync(fixture.Certificate, fixture.Backend.Address, builder => builder.Configuration["WStunnel:Status:Page"] = "true", map: app =>
         {
+            app.Use(async (context, next) =>
+            {
+                if (_holdStatusJson && context.Request.Path == "/_stats/json")
+                {
+                    await Task.Delay(300); // real time between the page's polls (see the browser test)
+                }
+
+                await next(context);
+            });
             app.MapWStunnel();
             app.MapWStunnelStatus();
         });
@@ -88,8 +98,10 @@ public sealed class StatusTests(TunnelFixture fixture) : IClassFixture<TunnelFix
     [Fact]
     public async Task The_status_page_shows_the_tunnels_with_their_live_request_rate_in_a_real_browser()
     {
-        // Chromium's virtual time runs the page's 2 s polls back to back in real time, so the rate it
-        // shows counts only what completes between two fetches: several loops keep requests completing.
+        // Chromium's virtual time runs the page's 2 s polls back to back in real time, but waits for each
+        // fetch: held for 300 ms, each poll leaves the loops beside it time to complete requests, which
+        // the next poll counts (without it a busy machine could complete none in between: rate 0.0).
+        _holdStatusJson = true;
         using var traffic = new CancellationTokenSource();
         var load = Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
         {
