@@ -35,7 +35,8 @@ internal sealed class TunnelAgent : IDisposable
 
     private readonly AgentMetrics? _metrics;
 
-    public TunnelAgent(WStunnelAgentOptions options, ILogger logger, TimeProvider? time = null, AgentMetrics? metrics = null)
+    // jitter: the backoff's source of randomness; tests give a fixed one, so they know when the agent dials again.
+    public TunnelAgent(WStunnelAgentOptions options, ILogger logger, TimeProvider? time = null, AgentMetrics? metrics = null, Random? jitter = null)
     {
         _metrics = metrics;
         _options = options;
@@ -44,7 +45,7 @@ internal sealed class TunnelAgent : IDisposable
         _credentials = new AgentCredentials(options, logger);
         _connector = new GatewayConnector(options, logger);
         _dispatcher = new TargetDispatcher(options, logger, metrics);
-        _backoff = new ReconnectBackoff(options.ReconnectDelay, options.MaxReconnectDelay, Random.Shared);
+        _backoff = new ReconnectBackoff(options.ReconnectDelay, options.MaxReconnectDelay, jitter ?? Random.Shared);
         _state = AgentState.Starting(_time.GetUtcNow());
     }
 

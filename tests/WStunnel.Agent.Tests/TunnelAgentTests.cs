@@ -188,7 +188,9 @@ public sealed class TunnelAgentTests
 
         public AgentRun(WStunnelAgentOptions options, AgentMetrics? metrics = null)
         {
-            _agent = new TunnelAgent(options, Log, Time, metrics);
+            // Half of each backoff ceiling: a jittered delay under a millisecond would let the agent dial again
+            // before the test has read the first attempt (Task.Delay does not wait below one).
+            _agent = new TunnelAgent(options, Log, Time, metrics, new HalfwayJitter());
             Run = _agent.RunAsync(_stop.Token);
         }
 
@@ -208,6 +210,12 @@ public sealed class TunnelAgentTests
             _agent.Dispose();
             _stop.Dispose();
         }
+    }
+
+    /// <summary>A source of jitter that always answers the middle of its range.</summary>
+    private sealed class HalfwayJitter : Random
+    {
+        public override double NextDouble() => 0.5;
     }
 
     private static int ClosedPort()
