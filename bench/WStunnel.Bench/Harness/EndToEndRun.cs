@@ -26,9 +26,8 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         var idle = topology.Paths.Where(p => p.Agent is not null).ToDictionary(p => p.Name, p => (Gateway: topology.Gateway.ResidentBytes, Agent: p.Agent!.ResidentBytes));
         var (spread, rotation) = await StartSpreadAsync(topology).ConfigureAwait(false);
 
-        // Warm-up: JIT, connection pools, TLS session caches. Both directions of large bodies, so that the
-        // first round's uploads do not run code the runtime has yet to tier up (the download path warms
-        // with the small and 1 MiB requests; nothing else sends a request body).
+        // Warm-up: JIT, connection pools, TLS session caches. Large bodies both ways: nothing else before
+        // the first round's uploads sends a request body, so they would run code not yet tiered up.
         foreach (var path in topology.Paths)
         {
             await Wrk.RunAsync(path.Url("/small"), 8, TimeSpan.FromSeconds(2), path.Header).ConfigureAwait(false);
