@@ -17,7 +17,7 @@ switch (command)
     case "backend":
         return await BenchBackend.RunAsync();
     case "hop":
-        return await YarpHop.RunAsync(new Uri(options[0]), options[1], options[2], memoryPool: options.Contains(YarpHop.MemoryPoolOption));
+        return await YarpHop.RunAsync(new Uri(options[0]), options[1], options[2], memoryPool: options.Contains(YarpHop.MemoryPoolOption), TextOrNull(options, YarpHop.TrustOption), http11: options.Contains(YarpHop.Http11Option));
     case "swarm":
     {
         // Its agents run as `wstunnel agent` runs one (src/WStunnel.Cli/Hosting/SocketCompletions.cs); hop and backend run as shipped.
@@ -66,8 +66,10 @@ switch (command)
 static int Option(string[] options, string name, int fallback) =>
     Array.IndexOf(options, name) is var i and >= 0 && i + 1 < options.Length ? int.Parse(options[i + 1], CultureInfo.InvariantCulture) : fallback;
 
-static string Text(string[] options, string name, string fallback) =>
-    Array.IndexOf(options, name) is var i and >= 0 && i + 1 < options.Length ? options[i + 1] : fallback;
+static string Text(string[] options, string name, string fallback) => TextOrNull(options, name) ?? fallback;
+
+static string? TextOrNull(string[] options, string name) =>
+    Array.IndexOf(options, name) is var i and >= 0 && i + 1 < options.Length ? options[i + 1] : null;
 
 static int Publish(string report, string file)
 {

@@ -5,8 +5,9 @@ namespace WStunnel.Bench.Harness;
 
 /// <summary>
 /// Everything the end-to-end runs need, each in its own process on loopback: the backend, a plain
-/// YARP hop in front of it, and the WStunnel gateway with one agent over WebSocket and one over
-/// long-poll (the agents are the real <c>wstunnel agent</c>, the gateway <c>wstunnel server</c>).
+/// YARP hop in front of it (and, as a reference, a second hop in front of that one over HTTPS), and
+/// the WStunnel gateway with one agent over WebSocket and one over long-poll (the agents are the
+/// real <c>wstunnel agent</c>, the gateway <c>wstunnel server</c>).
 /// </summary>
 internal sealed class BenchTopology : IDisposable
 {
@@ -33,13 +34,16 @@ internal sealed class BenchTopology : IDisposable
     /// <summary>The paths under test: the baseline first.</summary>
     public List<BenchPath> Paths { get; } = [];
 
+    /// <summary>The name of the path through two YARP hops, the second in front of the first.</summary>
+    public const string TwoHopsName = "two YARP hops";
+
     public static async Task<BenchTopology> StartAsync(
-        bool withGateway = true, bool withHop = true, IEnumerable<(string Name, string Transport)>? agents = null, bool hopMemoryPool = false)
+        bool withGateway = true, bool withHop = true, IEnumerable<(string Name, string Transport)>? agents = null, bool hopMemoryPool = false, bool withSecondHop = false)
     {
         var topology = new BenchTopology(Directory.CreateTempSubdirectory("wstunnel-bench-").FullName);
         try
         {
-            await topology.StartCoreAsync(withGateway, withHop, agents ?? [("WStunnel WebSocket", "websocket"), ("WStunnel long-poll", "longpoll")], hopMemoryPool).ConfigureAwait(false);
+            await topology.StartCoreAsync(withGateway, withHop, agents ?? [("WStunnel WebSocket", "websocket"), ("WStunnel long-poll", "longpoll")], hopMemoryPool, withSecondHop).ConfigureAwait(false);
             return topology;
         }
         catch
@@ -49,7 +53,7 @@ internal sealed class BenchTopology : IDisposable
         }
     }
 
-    private async Task StartCoreAsync(bool withGateway, bool withHop, IEnumerable<(string Name, string Transport)> agents, bool hopMemoryPool)
+    private async Task StartCoreAsync(bool withGateway, bool withHop, IEnumerable<(string Name, string Transport)> agents, bool hopMemoryPool, bool withSecondHop)
     {
         Certificate = BenchCertificate.Create(_directory);
         Backend = Track(ChildProcess.StartRole("backend", ["backend"]));
@@ -61,6 +65,16 @@ internal sealed class BenchTopology : IDisposable
                 ["hop", BackendAddress.ToString(), Certificate.CertFile, Certificate.KeyFile, .. hopMemoryPool ? [YarpHop.MemoryPoolOption] : Array.Empty<string>()]));
             HopAddress = await hop.WaitForListeningAsync().ConfigureAwait(false);
             Paths.Add(new BenchPath("YARP hop", HopAddress, null, null) { Proxies = [hop] });
+
+            // Client, TLS, proxy, TLS, proxy, plain HTTP, backend: the tunnel's path, with a YARP hop
+            // where the agent would be.
+            if (withSecondHop)
+            {
+                var second = Track(ChildProcess.StartRole("second YARP hop",
+                    ["hop", HopAddress.ToString(), Certificate.CertFile, Certificate.KeyFile, YarpHop.TrustOption, Certificate.CaFile, YarpHop.Http11Option, .. hopMemoryPool ? [YarpHop.MemoryPoolOption] : Array.Empty<string>()]));
+                var address = await second.WaitForListeningAsync().ConfigureAwait(false);
+                Paths.Add(new BenchPath(TwoHopsName, address, null, null) { Proxies = [second, hop] });
+            }
         }
 
         if (!withGateway)

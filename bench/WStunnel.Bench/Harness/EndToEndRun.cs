@@ -9,7 +9,9 @@ namespace WStunnel.Bench.Harness;
 /// hits every path alike. Reports medians over the rounds, and the ratios the targets are set in as
 /// the median of the ratios round by round. Small requests at 32 connections are also spread over
 /// many agents, one tunnel per request in turn: how a gateway shared by many lightly used tunnels
-/// fares, where each request crosses its tunnel alone instead of in a batch with others.
+/// fares, where each request crosses its tunnel alone instead of in a batch with others. Two YARP
+/// hops in a row, the second forwarding to the first over HTTPS, run alongside as a reference: what
+/// any second proxy process on the path costs, which the tunnel's agent is.
 /// </summary>
 internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes, int largeRepeats, int spreadAgents, bool hopMemoryPool, TextWriter log)
 {
@@ -21,7 +23,7 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
 
     public async Task<string> RunAsync()
     {
-        using var topology = await BenchTopology.StartAsync(hopMemoryPool: hopMemoryPool).ConfigureAwait(false);
+        using var topology = await BenchTopology.StartAsync(hopMemoryPool: hopMemoryPool, withSecondHop: true).ConfigureAwait(false);
         using var client = Transfer.CreateClient(topology.Certificate.CaFile);
         var idle = topology.Paths.Where(p => p.Agent is not null).ToDictionary(p => p.Name, p => (Gateway: topology.Gateway.ResidentBytes, Agent: p.Agent!.ResidentBytes));
         var (spread, rotation) = await StartSpreadAsync(topology).ConfigureAwait(false);
@@ -192,40 +194,42 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
     private string Report(BenchTopology topology, Dictionary<string, (long Gateway, long Agent)> idle)
     {
         var hop = topology.Paths[0].Name;
-        var ws = topology.Paths[1].Name;
-        var lp = topology.Paths[2].Name;
+        const string two = BenchTopology.TwoHopsName;
+        var tunnels = topology.Paths.Where(p => p.Agent is not null).ToArray();
+        var ws = tunnels[0].Name;
+        var lp = tunnels[1].Name;
         var large = largeBytes / MiB;
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"End to end, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, {rounds} interleaved rounds of {duration.TotalSeconds:0} s (medians; each ratio the median of the rounds' ratios); every process on loopback, TLS on every public hop; {(hopMemoryPool ? "the hop's Kestrel with the gateway's memory pool (32 KiB blocks)" : "the hop's Kestrel as it comes (4 KiB blocks; the gateway's: 32 KiB)")}.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"End to end, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, {rounds} interleaved rounds of {duration.TotalSeconds:0} s (medians; each ratio the median of the rounds' ratios); every process on loopback, TLS on every public hop (and from the second YARP hop to the first); {(hopMemoryPool ? "the hop's Kestrel with the gateway's memory pool (32 KiB blocks)" : "the hop's Kestrel as it comes (4 KiB blocks; the gateway's: 32 KiB)")}.");
         text.AppendLine();
-        text.AppendLine("| measurement | YARP hop | WStunnel WebSocket | WebSocket / hop | target | long-poll | long-poll / WebSocket | target |");
-        text.AppendLine("|---|---:|---:|---:|---|---:|---:|---|");
-        Row(text, "small GET, 1 connection: p50 latency (ms)", "small1.p50", hop, ws, lp, higherIsBetter: false, hopTarget: 1.5, lpTarget: null, format: "0.00");
-        Row(text, "small GET, 1 connection: p99 latency (ms)", "small1.p99", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
-        Row(text, "small GET, 1 connection (req/s)", "small1.rps", hop, ws, lp, higherIsBetter: true, hopTarget: null, lpTarget: null, format: "0");
-        Row(text, "small GET, 32 connections (req/s)", "small32.rps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.75, lpTarget: 0.3, format: "0");
+        text.AppendLine("| measurement | YARP hop | WStunnel WebSocket | WebSocket / hop | target | long-poll | long-poll / WebSocket | target | two YARP hops | two hops / hop |");
+        text.AppendLine("|---|---:|---:|---:|---|---:|---:|---|---:|---:|");
+        Row(text, "small GET, 1 connection: p50 latency (ms)", "small1.p50", hop, ws, lp, two, higherIsBetter: false, hopTarget: 1.5, lpTarget: null, format: "0.00");
+        Row(text, "small GET, 1 connection: p99 latency (ms)", "small1.p99", hop, ws, lp, two, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
+        Row(text, "small GET, 1 connection (req/s)", "small1.rps", hop, ws, lp, two, higherIsBetter: true, hopTarget: null, lpTarget: null, format: "0");
+        Row(text, "small GET, 32 connections (req/s)", "small32.rps", hop, ws, lp, two, higherIsBetter: true, hopTarget: 0.75, lpTarget: 0.3, format: "0");
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"| small GET, 32 connections spread over {spreadAgents} agents (req/s) | {Median(hop, "small32.rps"):0} | {Median(SpreadName, "small32.rps"):0} | {PairedRatio(SpreadName, hop, "small32.rps"):0.00} |  |  |  |  |");
-        Row(text, "small GET, 32 connections: p99 latency (ms)", "small32.p99", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
-        Row(text, "small GET, 32 connections: CPU per request (µs, hop / gateway + agent)", "small32.cpuus", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0");
-        Row(text, "1 MiB GET, 8 connections (MB/s)", "mib8.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.6, lpTarget: 0.5, format: "0");
-        Row(text, $"{large} MiB download (MB/s)", "down.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
-        Row(text, $"{large} MiB upload (MB/s)", "up.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
-        Row(text, $"{large} MiB download: CPU per MiB (ms, hop / gateway + agent)", "down.cpums", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.0");
-        Row(text, $"{large} MiB upload: CPU per MiB (ms, hop / gateway + agent)", "up.cpums", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.0");
-        Row(text, "client WebSocket, 32-byte echo: p50 round trip (ms)", "wsecho.p50", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
-        Row(text, "client WebSocket, 32-byte echo: p99 round trip (ms)", "wsecho.p99", hop, ws, lp, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
-        Row(text, $"client WebSocket, {large} MiB echoed in 64 KiB messages (MB/s each way)", "wsecho.mbps", hop, ws, lp, higherIsBetter: true, hopTarget: null, lpTarget: null, format: "0");
+            $"| small GET, 32 connections spread over {spreadAgents} agents (req/s) | {Median(hop, "small32.rps"):0} | {Median(SpreadName, "small32.rps"):0} | {PairedRatio(SpreadName, hop, "small32.rps"):0.00} |  |  |  |  |  |  |");
+        Row(text, "small GET, 32 connections: p99 latency (ms)", "small32.p99", hop, ws, lp, two, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
+        Row(text, "small GET, 32 connections: CPU per request (µs, the path's proxies together)", "small32.cpuus", hop, ws, lp, two, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0");
+        Row(text, "1 MiB GET, 8 connections (MB/s)", "mib8.mbps", hop, ws, lp, two, higherIsBetter: true, hopTarget: 0.6, lpTarget: 0.5, format: "0");
+        Row(text, $"{large} MiB download (MB/s)", "down.mbps", hop, ws, lp, two, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
+        Row(text, $"{large} MiB upload (MB/s)", "up.mbps", hop, ws, lp, two, higherIsBetter: true, hopTarget: 0.8, lpTarget: 0.5, format: "0");
+        Row(text, $"{large} MiB download: CPU per MiB (ms, the path's proxies together)", "down.cpums", hop, ws, lp, two, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.0");
+        Row(text, $"{large} MiB upload: CPU per MiB (ms, the path's proxies together)", "up.cpums", hop, ws, lp, two, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.0");
+        Row(text, "client WebSocket, 32-byte echo: p50 round trip (ms)", "wsecho.p50", hop, ws, lp, two, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
+        Row(text, "client WebSocket, 32-byte echo: p99 round trip (ms)", "wsecho.p99", hop, ws, lp, two, higherIsBetter: false, hopTarget: null, lpTarget: null, format: "0.00");
+        Row(text, $"client WebSocket, {large} MiB echoed in 64 KiB messages (MB/s each way)", "wsecho.mbps", hop, ws, lp, two, higherIsBetter: true, hopTarget: null, lpTarget: null, format: "0");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"WebSocket / hop in each round (the ratios behind the medians): small GET p50 {Rounds(hop, ws, "small1.p50")}; 32 connections {Rounds(hop, ws, "small32.rps")}, spread over {spreadAgents} agents {Rounds(hop, SpreadName, "small32.rps")}; 1 MiB {Rounds(hop, ws, "mib8.mbps")}; download {Rounds(hop, ws, "down.mbps")}; upload {Rounds(hop, ws, "up.mbps")}; WebSocket echo p50 {Rounds(hop, ws, "wsecho.p50")}, MB/s {Rounds(hop, ws, "wsecho.mbps")}.");
+            $"WebSocket / hop in each round (the ratios behind the medians): small GET p50 {Rounds(hop, ws, "small1.p50")}; 32 connections {Rounds(hop, ws, "small32.rps")}, spread over {spreadAgents} agents {Rounds(hop, SpreadName, "small32.rps")}; 1 MiB {Rounds(hop, ws, "mib8.mbps")}; download {Rounds(hop, ws, "down.mbps")}; upload {Rounds(hop, ws, "up.mbps")}; WebSocket echo p50 {Rounds(hop, ws, "wsecho.p50")}, MB/s {Rounds(hop, ws, "wsecho.mbps")}. Two hops / hop: small GET p50 {Rounds(hop, two, "small1.p50")}; 32 connections {Rounds(hop, two, "small32.rps")}; download {Rounds(hop, two, "down.mbps")}; upload {Rounds(hop, two, "up.mbps")}.");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Errors (socket errors and timeouts, all runs): {_errors}. Non-2xx responses: {_non2xx}.");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"CPU per small request at 32 connections (user + kernel, from /proc; steadier than req/s on a busy machine): the hop {Median(hop, "small32.cpuus"):0} µs; over WebSocket the gateway {Median(ws, "small32.cpuus.first"):0} µs and the agent {Median(ws, "small32.cpuus") - Median(ws, "small32.cpuus.first"):0} µs; over long-poll {Median(lp, "small32.cpuus.first"):0} and {Median(lp, "small32.cpuus") - Median(lp, "small32.cpuus.first"):0} µs; spread over {spreadAgents} agents (each request alone on its tunnel, not batched with others; the agents in one process, as if on as many machines but on this machine's cores) the gateway {Median(SpreadName, "small32.cpuus.first"):0} µs and the agents {Median(SpreadName, "small32.cpuus") - Median(SpreadName, "small32.cpuus.first"):0} µs.");
+            $"CPU per small request at 32 connections (user + kernel, from /proc; steadier than req/s on a busy machine): the hop {Median(hop, "small32.cpuus"):0} µs; over WebSocket the gateway {Median(ws, "small32.cpuus.first"):0} µs and the agent {Median(ws, "small32.cpuus") - Median(ws, "small32.cpuus.first"):0} µs; over long-poll {Median(lp, "small32.cpuus.first"):0} and {Median(lp, "small32.cpuus") - Median(lp, "small32.cpuus.first"):0} µs; spread over {spreadAgents} agents (each request alone on its tunnel, not batched with others; the agents in one process, as if on as many machines but on this machine's cores) the gateway {Median(SpreadName, "small32.cpuus.first"):0} µs and the agents {Median(SpreadName, "small32.cpuus") - Median(SpreadName, "small32.cpuus.first"):0} µs; through two hops the second {Median(two, "small32.cpuus.first"):0} µs and the first {Median(two, "small32.cpuus") - Median(two, "small32.cpuus.first"):0} µs.");
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"CPU per MiB of the {large} MiB transfers (user + kernel, from /proc; medians of all transfers): {LargeCpu("download", "down", "decrypting and hashing", hop, ws, lp)} {LargeCpu("upload", "up", "generating and encrypting", hop, ws, lp)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"CPU per MiB of the {large} MiB transfers (user + kernel, from /proc; medians of all transfers): {LargeCpu("download", "down", "decrypting and hashing", hop, ws, lp, two)} {LargeCpu("upload", "up", "generating and encrypting", hop, ws, lp, two)}");
         text.AppendLine();
         text.AppendLine("| resident memory (MiB) | gateway idle | gateway growth, download / upload (largest) | agent idle | agent growth, download / upload (largest) | target |");
         text.AppendLine("|---|---:|---:|---:|---:|---|");
@@ -245,19 +249,19 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
     /// when client, backend and proxies together keep the machine's cores busy: throughput is then the
     /// cores' time divided by the CPU each MiB costs the whole path.
     /// </summary>
-    private string LargeCpu(string label, string scenario, string clientWork, string hop, string ws, string lp)
+    private string LargeCpu(string label, string scenario, string clientWork, string hop, string ws, string lp, string two)
     {
         double Cpu(string path, string part) => Median(path, $"{scenario}.cpums{part}");
         double Total(string path) => Cpu(path, "") + Cpu(path, ".client") + Cpu(path, ".backend");
         var predicted = Total(hop) / Total(ws);
         return string.Create(CultureInfo.InvariantCulture,
             $"{label}: the hop {Cpu(hop, ""):0.0} ms; over WebSocket the gateway {Cpu(ws, ".first"):0.0} and the agent {Cpu(ws, "") - Cpu(ws, ".first"):0.0} ms; "
-            + $"over long-poll {Cpu(lp, ".first"):0.0} and {Cpu(lp, "") - Cpu(lp, ".first"):0.0} ms; the client (.NET's HttpClient, {clientWork}) {Cpu(hop, ".client"):0.0} and the backend {Cpu(hop, ".backend"):0.0} ms through the hop "
+            + $"over long-poll {Cpu(lp, ".first"):0.0} and {Cpu(lp, "") - Cpu(lp, ".first"):0.0} ms; through two hops the second {Cpu(two, ".first"):0.0} and the first {Cpu(two, "") - Cpu(two, ".first"):0.0} ms; the client (.NET's HttpClient, {clientWork}) {Cpu(hop, ".client"):0.0} and the backend {Cpu(hop, ".backend"):0.0} ms through the hop "
             + $"({Cpu(ws, ".client"):0.0} and {Cpu(ws, ".backend"):0.0} through the WebSocket tunnel); were the cores busy with these processes alone, "
             + $"the CPU per MiB of each path would put the WebSocket / hop ratio at {predicted:0.00}.");
     }
 
-    private void Row(StringBuilder text, string label, string key, string hop, string ws, string lp, bool higherIsBetter, double? hopTarget, double? lpTarget, string format)
+    private void Row(StringBuilder text, string label, string key, string hop, string ws, string lp, string two, bool higherIsBetter, double? hopTarget, double? lpTarget, string format)
     {
         var h = Median(hop, key);
         var w = Median(ws, key);
@@ -267,7 +271,7 @@ internal sealed class EndToEndRun(int rounds, TimeSpan duration, long largeBytes
         var hopGoal = hopTarget is { } t ? $"{(higherIsBetter ? "≥" : "≤")} {t:0.##} {Mark(higherIsBetter ? ratio >= t : ratio <= t)}" : "";
         var lpGoal = lpTarget is { } u ? $"≥ {u:0.##} {Mark(lpRatio >= u)}" : "";
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"| {label} | {h.ToString(format, CultureInfo.InvariantCulture)} | {w.ToString(format, CultureInfo.InvariantCulture)} | {ratio:0.00} | {hopGoal} | {l.ToString(format, CultureInfo.InvariantCulture)} | {lpRatio:0.00} | {lpGoal} |");
+            $"| {label} | {h.ToString(format, CultureInfo.InvariantCulture)} | {w.ToString(format, CultureInfo.InvariantCulture)} | {ratio:0.00} | {hopGoal} | {l.ToString(format, CultureInfo.InvariantCulture)} | {lpRatio:0.00} | {lpGoal} | {Median(two, key).ToString(format, CultureInfo.InvariantCulture)} | {PairedRatio(two, hop, key):0.00} |");
     }
 
     private string Rounds(string hop, string ws, string key) =>
