@@ -770,6 +770,12 @@ internal sealed class TunnelSession : IAsyncDisposable
                 return;
             }
 
+            // Without a head the request waiting for it would never learn that its response ended.
+            if (_role == SessionRole.Gateway && !stream.ResponseHeadReceived)
+            {
+                throw new TunnelProtocolException(ErrorCode.ProtocolError, $"trailers before the response head on stream {header.StreamId}");
+            }
+
             stream.RemoteEnded = true;
         }
 

@@ -282,6 +282,26 @@ public sealed class TunnelSessionTests
     }
 
     [Fact]
+    public async Task Trailers_before_the_response_head_end_the_session_with_a_protocol_error_and_fail_the_request()
+    {
+        var answering = new TaskCompletionSource();
+        await using var pair = await SessionPair.StartAsync(_ => answering.Task);
+        var open = await pair.Gateway.OpenStreamAsync(SessionPair.Get(), endStream: true, default);
+
+        // Trailers end a response; without its head the request would wait for one forever.
+        var trailers = new byte[FrameHeader.Size + 1]; // no trailer fields: a count of zero
+        new FrameHeader(FrameType.Trailers, FrameFlags.EndStream, open.Id, 1).Write(trailers);
+        pair.GatewayTransport.InjectFromPeer(trailers);
+
+        await pair.Gateway.Completion.WaitAsync(Deadline);
+        var error = Assert.IsType<TunnelProtocolException>(pair.Gateway.Failure);
+        Assert.Equal(ErrorCode.ProtocolError, error.Code);
+        Assert.Contains("trailers before the response head", error.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<TunnelStreamException>(() => open.ResponseHead.WaitAsync(Deadline));
+        answering.SetResult();
+    }
+
+    [Fact]
     public async Task Data_beyond_the_granted_window_is_a_flow_control_error()
     {
         var limits = new SessionLimits { InitialStreamWindow = 4096 };
