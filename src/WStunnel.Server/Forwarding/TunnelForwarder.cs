@@ -301,6 +301,15 @@ internal sealed class TunnelForwarder(
             return TunnelResponseBuilder.BuildUpgraded(request, responseHead, upgrade!, stream, tunnel, metrics);
         }
 
+        if (responseHead.StatusCode < StatusCodes.Status200OK)
+        {
+            // HttpClient never gives an informational answer as the response, so YARP (and Kestrel,
+            // which would write it as the final status line) must not get one from the tunnel either.
+            stream.Reset(ErrorCode.ProtocolError);
+            stream.CloseRead();
+            throw new HttpRequestException($"The tunnel '{tunnel.DisplayName}' answered with the informational status {responseHead.StatusCode} as its response.", null, HttpStatusCode.BadGateway);
+        }
+
         if (upgrading)
         {
             stream.TryComplete(); // the request half was held open for upgraded bytes that will not come

@@ -292,6 +292,25 @@ public sealed class TunnelForwarderTests : IDisposable
         await Eventually(() => _registry!.FindByName("build")!.Session!.ActiveStreams == 0);
     }
 
+    [Theory]
+    [InlineData(100)]
+    [InlineData(103)]
+    [InlineData(199)]
+    public async Task An_informational_status_as_the_response_fails_it_as_a_bad_gateway(int status)
+    {
+        var forwarder = await GatewayWithAgentAsync(async stream =>
+        {
+            stream.SendResponseHead(new ResponseHead { StatusCode = status }, endStream: false);
+            await stream.WriteAsync("body"u8.ToArray(), default);
+            stream.Complete();
+        });
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => forwarder.SendAsync(Get(), CancellationToken.None).WaitAsync(Patience));
+        Assert.Equal(HttpStatusCode.BadGateway, error.StatusCode);
+        Assert.Contains($"informational status {status}", error.Message, StringComparison.Ordinal);
+        await Eventually(() => _registry!.FindByName("build")!.Session!.ActiveStreams == 0);
+    }
+
     [Fact]
     public async Task An_HTTP_2_WebSocket_from_a_cluster_that_forces_HTTP_2_fails_with_a_message_naming_the_setting()
     {
