@@ -33,6 +33,21 @@ public sealed class HostileAgentTests(TunnelFixture fixture) : IClassFixture<Tun
         await AssertServesOnAsync(agent);
     }
 
+    [Theory]
+    [InlineData(204)]
+    [InlineData(205)]
+    [InlineData(304)]
+    public async Task A_body_after_a_status_that_has_none_is_left_out_of_a_whole_response(int status)
+    {
+        await using var agent = await ScriptedAgent.ConnectAsync(fixture, stream => Answer(stream, status, [], "0123456789"));
+
+        using var response = await GetAsync(agent, "/bad");
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("", await response.Content.ReadAsStringAsync().WaitAsync(Patience));
+        await AssertServesOnAsync(agent);
+    }
+
     [Fact]
     public async Task A_body_shorter_than_its_content_length_is_cut_off_not_passed_as_complete()
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Runtime.CompilerServices;
+using WStunnel.Protocol.Frames;
 using WStunnel.Protocol.Session;
 using WStunnel.Server.Diagnostics;
 using WStunnel.Server.Registry;
@@ -53,6 +54,11 @@ internal sealed class TunnelResponseContent(
     private sealed class TunnelResponseStream(TunnelStream stream, HttpResponseMessage response, TunnelEntry tunnel, GatewayMetrics metrics, TunnelWriteStream? upgradedWrites)
         : Stream
     {
+        // 204, 205 and 304 end with their head (RFC 9110 §15.3.5, §15.3.6, §15.4.5): HttpClient reads
+        // no body after them, and Kestrel refuses one. A body from the agent is left out.
+        private readonly bool _bodyless = upgradedWrites is null
+            && response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.ResetContent or HttpStatusCode.NotModified;
+
         private bool _ended;
         private bool _disposed;
 
@@ -76,6 +82,14 @@ internal sealed class TunnelResponseContent(
             }
 
             var read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            if (read > 0 && _bodyless)
+            {
+                // The response is whole without it; tell the agent to stop sending.
+                stream.Reset(ErrorCode.ProtocolError);
+                _ended = true;
+                return 0;
+            }
+
             if (read > 0)
             {
                 tunnel.Traffic.ReceivedFromAgent(read);
