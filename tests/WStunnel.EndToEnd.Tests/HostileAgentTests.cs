@@ -33,18 +33,33 @@ public sealed class HostileAgentTests(TunnelFixture fixture) : IClassFixture<Tun
         await AssertServesOnAsync(agent);
     }
 
+    // A Content-Length of 3 beside a 10-byte body: a 204 or 205 may not announce any, and a HEAD's
+    // or a 304's describes a body that is not sent.
     [Theory]
-    [InlineData(204)]
-    [InlineData(205)]
-    [InlineData(304)]
-    public async Task A_body_after_a_status_that_has_none_is_left_out_of_a_whole_response(int status)
+    [InlineData("GET", 204)]
+    [InlineData("GET", 205)]
+    [InlineData("GET", 304)]
+    [InlineData("HEAD", 200)]
+    [InlineData("HEAD", 204)]
+    public async Task A_body_after_a_head_that_has_none_is_left_out_of_a_whole_response(string method, int status)
     {
-        await using var agent = await ScriptedAgent.ConnectAsync(fixture, stream => Answer(stream, status, [], "0123456789"));
+        await using var agent = await ScriptedAgent.ConnectAsync(fixture, stream => Answer(stream, status, [new("content-length", "3")], "0123456789"));
 
-        using var response = await GetAsync(agent, "/bad");
+        using var response = await GetAsync(agent, "/bad", new HttpMethod(method));
 
         Assert.Equal(status, (int)response.StatusCode);
         Assert.Equal("", await response.Content.ReadAsStringAsync().WaitAsync(Patience));
+        await AssertServesOnAsync(agent);
+    }
+
+    [Fact]
+    public async Task A_body_that_ends_short_of_its_content_length_before_anything_is_sent_answers_502()
+    {
+        await using var agent = await ScriptedAgent.ConnectAsync(fixture, stream => Answer(stream, 404, [new("content-length", "3")], ""));
+
+        using var response = await GetAsync(agent, "/bad");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         await AssertServesOnAsync(agent);
     }
 
@@ -53,11 +68,129 @@ public sealed class HostileAgentTests(TunnelFixture fixture) : IClassFixture<Tun
     {
         await using var agent = await ScriptedAgent.ConnectAsync(fixture, stream => Answer(stream, 200, [new("content-length", "20")], "0123456789"));
 
-        using var response = await GetAsync(agent, "/bad");
+        // Before or after its head, as a backend dying mid-response does through YARP.
+        var error = await Record.ExceptionAsync(async () =>
+        {
+            using var response = await GetAsync(agent, "/bad");
+            await response.Content.ReadAsStringAsync().WaitAsync(Patience);
+        });
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        await Assert.ThrowsAsync<HttpRequestException>(() => response.Content.ReadAsStringAsync().WaitAsync(Patience));
+        Assert.IsType<HttpRequestException>(error);
         await AssertServesOnAsync(agent);
+    }
+
+    [Fact]
+    public async Task Random_answers_reach_the_client_as_a_status_and_a_whole_or_cut_off_body()
+    {
+        // Each request's path names the seed its answer is drawn from, so a failure names its answer.
+        await using var agent = await ScriptedAgent.ConnectAsync(fixture, stream => stream.RequestHead!.PathAndQuery.StartsWith("/r/", StringComparison.Ordinal)
+            ? RandomAnswer(stream, new Random(int.Parse(stream.RequestHead.PathAndQuery[3..], System.Globalization.CultureInfo.InvariantCulture)))
+            : Answer(stream, 200, [], ""));
+
+        for (var seed = 0; seed < RandomAnswers; seed++)
+        {
+            var (status, headers, body, resetAfter) = Draw(new Random(seed));
+            var head = new Random(seed + 1_000_000).Next(4) == 0;
+            using var request = new HttpRequestMessage(head ? HttpMethod.Head : HttpMethod.Get, $"/r/{seed}");
+            request.Headers.Add("X-Token", agent.Token);
+            var answer = $"answer {seed} ({(head ? "HEAD" : "GET")}: {status}, {string.Join("; ", headers.Select(h => h.Key + ": " + h.Value))}, {body.Length} bytes{(resetAfter is { } r ? $", reset after {r}" : "")})";
+
+            // An answer cut short (reset, or less than its Content-Length) may cost the client its
+            // connection, as a backend dying mid-response does through YARP; any other gets a status.
+            var cut = resetAfter is not null || (Announced(headers) is { } announced && body.Length < announced);
+            HttpResponseMessage response;
+            try
+            {
+                response = await fixture.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).WaitAsync(Patience);
+            }
+            catch (HttpRequestException) when (cut)
+            {
+                await AssertServesOnAsync(agent);
+                continue;
+            }
+            catch (Exception ex)
+            {
+                throw new Xunit.Sdk.XunitException($"{answer}: no response ({ex.GetType().Name}: {ex.Message})");
+            }
+
+            using (response)
+            {
+                Assert.True(response.StatusCode == HttpStatusCode.BadGateway || (int)response.StatusCode == status, $"{answer}: status {(int)response.StatusCode}");
+                try
+                {
+                    var received = await response.Content.ReadAsByteArrayAsync().WaitAsync(Patience);
+                    Assert.True(received.Length == 0 || received.AsSpan().SequenceEqual(body), $"{answer}: {received.Length} bytes that are not the agent's");
+                }
+                catch (Exception ex) when (ex is HttpRequestException or IOException)
+                {
+                    // Cut off: the agent reset its stream, or sent less than its Content-Length.
+                }
+            }
+
+            await AssertServesOnAsync(agent);
+        }
+    }
+
+    private const int RandomAnswers = 150;
+
+    /// <summary>The body length a single, well-formed <c>Content-Length</c> announces.</summary>
+    private static long? Announced(List<KeyValuePair<string, string>> headers) =>
+        headers.Where(h => h.Key == "content-length").ToList() is [var only]
+        && long.TryParse(only.Value.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var length)
+            ? length
+            : null;
+
+    private static (int Status, List<KeyValuePair<string, string>> Headers, byte[] Body, int? ResetAfter) Draw(Random random)
+    {
+        int[] statuses = [200, 200, 201, 204, 205, 206, 301, 304, 400, 404, 500, 599, 999, 100, 103, 101];
+        (string Name, string[] Values)[] pool =
+        [
+            ("content-length", ["0", "3", "10", "100000", "abc", "-1", "1, 1", " 10"]),
+            ("transfer-encoding", ["chunked", "gzip, chunked", "identity"]),
+            ("connection", ["close", "keep-alive", "x-note", "upgrade"]),
+            ("upgrade", ["websocket", "h2c"]),
+            ("keep-alive", ["timeout=5"]),
+            ("trailer", ["x-sum"]),
+            ("content-encoding", ["gzip", "br"]),
+            ("content-type", ["text/plain", "", "a/b; c=\"d\""]),
+            ("set-cookie", ["a=1", "b=2; Path=/"]),
+            ("location", ["/x", "http://elsewhere/", ""]),
+            ("x-note", ["", "caf\u00e9", new string('n', 5000)]),
+            ("date", ["yesterday"]),
+            ("server", ["hostile"]),
+        ];
+        var headers = new List<KeyValuePair<string, string>>();
+        for (var i = random.Next(0, 5); i > 0; i--)
+        {
+            var (name, values) = pool[random.Next(pool.Length)];
+            headers.Add(new(name, values[random.Next(values.Length)]));
+        }
+
+        var body = new byte[random.Next(3) switch { 0 => 0, 1 => random.Next(1, 64), _ => random.Next(64, 200_000) }];
+        random.NextBytes(body);
+        int? resetAfter = random.Next(6) == 0 ? random.Next(0, body.Length + 1) : null;
+        return (statuses[random.Next(statuses.Length)], headers, body, resetAfter);
+    }
+
+    private static async Task RandomAnswer(TunnelStream stream, Random random)
+    {
+        var (status, headers, body, resetAfter) = Draw(random);
+        stream.SendResponseHead(new ResponseHead { StatusCode = status, Headers = headers }, endStream: false);
+        var sent = 0;
+        while (sent < body.Length && (resetAfter is null || sent < resetAfter))
+        {
+            var piece = Math.Min(body.Length - sent, Math.Min(random.Next(1, 40_000), (resetAfter ?? int.MaxValue) - sent));
+            await stream.WriteAsync(body.AsMemory(sent, piece), stream.Aborted);
+            sent += piece;
+        }
+
+        if (resetAfter is not null)
+        {
+            stream.Reset(ErrorCode.InternalError);
+            return;
+        }
+
+        stream.Complete(random.Next(4) == 0 ? [new("x-sum", "1")] : null);
     }
 
     /// <summary>The scripted answer for <c>/bad</c>; a plain 200 for anything else.</summary>
@@ -69,9 +202,9 @@ public sealed class HostileAgentTests(TunnelFixture fixture) : IClassFixture<Tun
         stream.Complete();
     }
 
-    private async Task<HttpResponseMessage> GetAsync(ScriptedAgent agent, string path)
+    private async Task<HttpResponseMessage> GetAsync(ScriptedAgent agent, string path, HttpMethod? method = null)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        using var request = new HttpRequestMessage(method ?? HttpMethod.Get, path);
         request.Headers.Add("X-Token", agent.Token);
         return await fixture.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).WaitAsync(Patience);
     }

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Http;
 using WStunnel.Protocol.Frames;
 using WStunnel.Protocol.Http;
 using WStunnel.Protocol.Session;
@@ -39,6 +40,13 @@ internal static class TunnelResponseBuilder
         response.Content = content;
 
         TunnelHeaders.CopyTo(head.Headers, response.Headers, content, static c => c.Headers);
+        if (head.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent)
+        {
+            // Neither has content (RFC 9110 §8.6, §15.3.6); Kestrel fails a response whose
+            // Content-Length announces bytes it may not send, so a stray one is dropped.
+            content.Headers.Remove("Content-Length");
+        }
+
         return response;
     }
 }

@@ -54,11 +54,18 @@ internal sealed class TunnelResponseContent(
     private sealed class TunnelResponseStream(TunnelStream stream, HttpResponseMessage response, TunnelEntry tunnel, GatewayMetrics metrics, TunnelWriteStream? upgradedWrites)
         : Stream
     {
-        // 204, 205 and 304 end with their head (RFC 9110 §15.3.5, §15.3.6, §15.4.5): HttpClient reads
-        // no body after them, and Kestrel refuses one. A body from the agent is left out.
+        // Answers to HEAD, and 204, 205 and 304, end with their head (RFC 9110 §9.3.2, §15.3.5, §15.3.6,
+        // §15.4.5): HttpClient reads no body after them, and Kestrel refuses one or counts it against the
+        // Content-Length. A body from the agent is left out.
         private readonly bool _bodyless = upgradedWrites is null
-            && response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.ResetContent or HttpStatusCode.NotModified;
+            && (response.RequestMessage?.Method == HttpMethod.Head
+                || response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.ResetContent or HttpStatusCode.NotModified);
 
+        // What the head promised, where a body must keep the promise: HttpClient fails a body that ends
+        // short of its Content-Length, and so YARP answers 502 instead of passing it on as whole.
+        private readonly long? _announced = upgradedWrites is null ? response.Content.Headers.ContentLength : null;
+
+        private long _received;
         private bool _ended;
         private bool _disposed;
 
@@ -92,11 +99,19 @@ internal sealed class TunnelResponseContent(
 
             if (read > 0)
             {
+                _received += read;
                 tunnel.Traffic.ReceivedFromAgent(read);
                 metrics.ReceivedFromAgent(read);
             }
             else if (!buffer.IsEmpty)
             {
+                if (_received < _announced && !_bodyless)
+                {
+                    stream.Reset(ErrorCode.ProtocolError);
+                    _ended = true;
+                    throw new IOException($"The tunnel's agent ended its response body after {_received} of the {_announced} bytes its Content-Length announced.");
+                }
+
                 _ended = true;
                 if (stream.Trailers is { } trailers)
                 {
